@@ -1,0 +1,29 @@
+"""k-space physics of single-coil Cartesian cine MRI: centred FFTs, masks, undersampling, DC."""
+
+from napari_dynmri.physics.fft import fft2c, ifft2c
+from napari_dynmri.physics.masks import (
+    MASK_KINDS,
+    actual_acceleration,
+    center_rows,
+    equispaced_mask,
+    make_mask,
+    uniform_random_mask,
+    vd_random_mask,
+)
+from napari_dynmri.physics.undersample import adjoint, data_consistency, forward, undersample
+
+__all__ = [
+    "MASK_KINDS",
+    "actual_acceleration",
+    "adjoint",
+    "center_rows",
+    "data_consistency",
+    "equispaced_mask",
+    "fft2c",
+    "forward",
+    "ifft2c",
+    "make_mask",
+    "undersample",
+    "uniform_random_mask",
+    "vd_random_mask",
+]
