@@ -1,0 +1,72 @@
+"""The demo workflow in a viewer: sample -> Undersample -> Reconstruct -> Compare (side by side)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.utils.notifications import show_warning
+
+from napari_dynmri._napari._reconstruct_widget import CHECKPOINT
+from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
+from napari_dynmri.recon import CS_TTV
+
+PLUGIN = "napari-dynmri"
+
+
+def demo_model(model: str | None) -> str:
+    """``model`` when given, else the shipped default model, else ``cs-ttv`` (with a warning)."""
+    if model:
+        return model
+    if DEFAULT_MODEL in {entry["name"] for entry in list_pretrained()}:
+        return DEFAULT_MODEL
+    show_warning(f"The shipped model '{DEFAULT_MODEL}' is not installed; the demo reconstructs with "
+                 f"{CS_TTV} (compressed sensing) instead.")
+    return CS_TTV
+
+
+def start_demo(viewer, sample: str = "pig", acceleration: float = 8.0, model: str | None = None,
+               device: str = "auto", on_done=None) -> dict:
+    """Open ``sample``, undersample it, start the reconstruction; compare when it has finished.
+
+    The widgets are docked in ``viewer`` (as tabs) and returned by name (``"undersample"``, ``"reconstruct"``,
+    ``"compare"``). The reconstruction runs in a worker; when it ends, the Compare widget compares the
+    sample with the zero-filled and reconstructed layers and shows them side by side, then ``on_done()``
+    is called (also after a failed or cancelled reconstruction).
+    """
+    reference = viewer.open_sample(PLUGIN, sample)[0]
+    widgets = {name: viewer.window.add_plugin_dock_widget(PLUGIN, title, tabify=True)[1]
+               for name, title in (("undersample", "Undersample"), ("reconstruct", "Reconstruct"),
+                                   ("compare", "Compare"))}
+    undersample, reconstruct, compare = widgets["undersample"], widgets["reconstruct"], widgets["compare"]
+    undersample.image.value = reference
+    undersample.acceleration.value = acceleration
+    undersampled = undersample.run()
+    if undersampled is None:
+        if on_done is not None:
+            on_done()
+        return widgets
+    zero_filled = undersampled[-1]
+    spec = demo_model(model)
+    if spec in reconstruct.model.choices:
+        reconstruct.model.value = spec
+    else:
+        reconstruct.model.value = CHECKPOINT
+        reconstruct.checkpoint.value = Path(spec)
+    reconstruct.device.value = device
+    reconstruct.image.value = zero_filled
+
+    def compare_result():
+        if reconstruct.result_layer is not None:
+            compare.reference.value = reference
+            compare.results.value = [zero_filled, reconstruct.result_layer]
+            compare.compare()
+            compare.side_by_side()
+        if on_done is not None:
+            on_done()
+
+    reconstruct.run()
+    if reconstruct.worker is None:
+        compare_result()
+    else:
+        reconstruct.worker.finished.connect(compare_result)
+    return widgets

@@ -1,0 +1,136 @@
+"""x-t temporal profile: the intensity along a line drawn on a Shapes layer, for every frame, per image layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, PushButton, Select
+from napari.layers import Shapes
+from qtpy.QtWidgets import QVBoxLayout, QWidget
+from scipy.ndimage import map_coordinates
+
+from napari_dynmri._napari._figure import style_axes, themed_canvas
+from napari_dynmri._napari._layers import (
+    USER_ERRORS,
+    displayed_slice,
+    image_choices,
+    layer_cine,
+    report_error,
+    time_index,
+)
+
+if TYPE_CHECKING:
+    import napari.viewer
+
+
+def line_profile(cine: np.ndarray, start, end) -> np.ndarray:
+    """Sample a real cine ``(T, H, W)`` along the segment ``start`` -> ``end`` (``(row, col)`` in pixels).
+
+    One sample per pixel of length (at least 2), bilinear, edge values outside the image.
+    Returns float32 ``(T, L)``: row ``t`` is frame ``t`` along the line.
+    """
+    cine = np.asarray(cine)
+    if cine.ndim != 3 or np.iscomplexobj(cine):
+        raise ValueError(f"an x-t profile needs a real cine (T, H, W), got {cine.dtype} {cine.shape}")
+    start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+    n_samples = max(int(np.ceil(np.hypot(*(end - start)))) + 1, 2)
+    rows, cols = (np.linspace(start[i], end[i], n_samples) for i in range(2))
+    profile = [map_coordinates(frame, [rows, cols], order=1, mode="nearest") for frame in cine]
+    return np.stack(profile).astype(np.float32)
+
+
+def line_in_layer(shapes: Shapes, image) -> tuple[np.ndarray, np.ndarray]:
+    """End points ``(row, col)`` of the selected (else the last) line of ``shapes``, in ``image``'s pixels."""
+    lines = [i for i, kind in enumerate(shapes.shape_type) if kind in ("line", "path")]
+    if not lines:
+        raise ValueError(f"Draw a line on the shapes layer '{shapes.name}' first (line tool).")
+    selected = [i for i in shapes.selected_data if i in lines]
+    vertices = shapes.data[(selected or lines)[-1]][:, -2:]
+    world = vertices * shapes.scale[-2:] + shapes.translate[-2:]
+    pixels = (world - image.translate[-2:]) / image.scale[-2:]
+    return pixels[0], pixels[-1]
+
+
+class ProfilePanel(QWidget):
+    """One x-t image per layer, side by side, with a line at the frame the viewer shows."""
+
+    def __init__(self, viewer, parent=None):
+        super().__init__(parent)
+        self._viewer = viewer
+        self.canvas = themed_canvas(viewer)
+        self.figure = self.canvas.figure
+        QVBoxLayout(self).addWidget(self.canvas)
+        self._markers = []
+
+    def show_profiles(self, profiles: dict[str, np.ndarray], frame: int) -> None:
+        """Show ``{name: (T, L) profile}``, each on its own axes with a shared intensity range."""
+        self.figure.clear()
+        vmax = max(float(p.max()) for p in profiles.values()) or 1.0
+        axes_list = self.figure.subplots(1, len(profiles), squeeze=False)[0]
+        self._markers = []
+        for axes, (name, profile) in zip(axes_list, profiles.items()):
+            axes.imshow(profile, cmap="gray", vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
+            axes.set_title(name, fontsize=8)
+            axes.set_xlabel("along line (px)", fontsize=7)
+            style_axes(axes, self._viewer)
+            self._markers.append(axes.axhline(frame, color="tab:orange", linewidth=0.8))
+        axes_list[0].set_ylabel("frame t", fontsize=7)
+        self.canvas.draw_idle()
+
+    def set_frame(self, frame: int) -> None:
+        """Move the frame markers to ``frame``."""
+        for marker in self._markers:
+            marker.set_ydata([frame, frame])
+        self.canvas.draw_idle()
+
+
+class ProfileWidget(Container):
+    """A line on a Shapes layer -> its x-t profile in each chosen image layer, updated as the line moves."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer"):
+        super().__init__()
+        self._viewer = napari_viewer
+        self.shapes = ComboBox(label="line from", choices=lambda _: [
+            (layer.name, layer) for layer in napari_viewer.layers if isinstance(layer, Shapes)])
+        self.images = Select(label="images", choices=lambda _: image_choices(napari_viewer))
+        self.show_button = PushButton(text="Show x-t profile")
+        self.extend([self.shapes, self.images, self.show_button])
+        self.panel = None
+        self.panel_dock = None
+        self.profiles: dict[str, np.ndarray] = {}
+        self._followed = None
+        self.show_button.changed.connect(self.show_profile)
+        napari_viewer.layers.events.inserted.connect(self.reset_choices)
+        napari_viewer.layers.events.removed.connect(self.reset_choices)
+        napari_viewer.dims.events.current_step.connect(self._follow_time)
+
+    def show_profile(self, *_) -> None:
+        """Compute the profiles of the chosen layers and show them docked; follows later edits of the line."""
+        shapes, images = self.shapes.value, list(self.images.value)
+        if shapes is None or not images:
+            report_error(ValueError("Choose a shapes layer with a line and at least one image layer."), "profile")
+            return
+        try:
+            profiles = {}
+            for image in images:
+                start, end = line_in_layer(shapes, image)
+                profiles[image.name] = line_profile(np.abs(layer_cine(image, displayed_slice(self._viewer, image))),
+                                                    start, end)
+        except USER_ERRORS as err:
+            report_error(err, "draw the x-t profile")
+            return
+        self.profiles = profiles
+        if self.panel is None:
+            self.panel = ProfilePanel(self._viewer)
+            self.panel_dock = self._viewer.window.add_dock_widget(self.panel, name="dynmri x-t profile", area="bottom")
+        self.panel.show_profiles(profiles, time_index(self._viewer))
+        if self._followed is not shapes:
+            if self._followed is not None:
+                self._followed.events.data.disconnect(self.show_profile)
+            shapes.events.data.connect(self.show_profile)
+            self._followed = shapes
+
+    def _follow_time(self, *_) -> None:
+        if self.panel is not None:
+            self.panel.set_frame(time_index(self._viewer))

@@ -1,0 +1,210 @@
+"""Widget 2, Reconstruct: run a reconstruction method in a napari thread worker, with progress and Cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
+from napari.qt.threading import create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_info
+from qtpy.QtCore import QObject, Signal
+
+from napari_dynmri._napari._layers import (
+    KSPACE_KEY,
+    MASK_KEY,
+    REFERENCE_KEY,
+    SETTINGS_KEY,
+    USER_ERRORS,
+    add_cine_layer,
+    check_image_role,
+    displayed_slice,
+    image_choices,
+    report_error,
+)
+from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
+from napari_dynmri.models.device import DEVICE_SPECS
+from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
+from napari_dynmri.recon import CS_TTV, ReconCancelled, get_method
+from napari_dynmri.recon.cs import DEFAULT_ITERATIONS, DEFAULT_LAM
+
+if TYPE_CHECKING:
+    import napari.viewer
+
+CHECKPOINT = "checkpoint file..."
+
+
+def model_choices() -> list[str]:
+    """Shipped models (the default first), then ``cs-ttv``, then the checkpoint-file entry."""
+    names = sorted((entry["name"] for entry in list_pretrained()), key=lambda name: name != DEFAULT_MODEL)
+    return [*names, CS_TTV, CHECKPOINT]
+
+
+def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop) -> tuple:
+    """Build the method ``spec`` and reconstruct; runs in the worker thread and never raises a user error.
+
+    Returns ``("done", image, method)``, ``("cancelled", None, None)`` or ``("error", exception, None)``.
+    """
+    try:
+        method = get_method(spec, device, **options)
+        on_device(method.device)
+        image = method.reconstruct(kspace, mask, progress=on_progress, should_stop=should_stop)
+    except ReconCancelled:
+        return "cancelled", None, None
+    except USER_ERRORS as err:
+        return "error", err, None
+    return "done", image, method
+
+
+class _Relay(QObject):
+    """Carries reports from the worker thread to the GUI thread (queued Qt signals)."""
+
+    progressed = Signal(int, int)
+    device_chosen = Signal(str)
+
+
+class ReconstructWidget(Container):
+    """Input layer + model + device -> a new ``recon (<model>)`` layer, computed off the GUI thread."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer"):
+        super().__init__()
+        self._viewer = napari_viewer
+        self.image = ComboBox(label="input", choices=lambda _: image_choices(napari_viewer))
+        self.model = ComboBox(label="model", choices=model_choices())
+        self.checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
+        self.lam = FloatSpinBox(label="CS lambda", value=DEFAULT_LAM, min=0.0, max=10.0, step=0.001)
+        self.iterations = SpinBox(label="CS iterations", value=DEFAULT_ITERATIONS, min=1, max=100_000)
+        self.device = ComboBox(label="device", choices=DEVICE_SPECS, value="auto")
+        self.input_note = Label(value="")
+        self.run_button = PushButton(text="Reconstruct")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.status = Label(value="device: -")
+        self.extend([self.image, self.input_note, self.model, self.checkpoint, self.lam, self.iterations,
+                     self.device, self.run_button, self.cancel_button, self.status])
+        self.worker = None
+        self.result_layer = None  # the layer the last successful run added
+        self._stop = threading.Event()
+        self.progress_bar = None
+        self._relay = _Relay()
+        self._relay.progressed.connect(self._on_progress)
+        self._relay.device_chosen.connect(lambda device: setattr(self.status, "value", f"device: {device}"))
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        self.model.changed.connect(self._show_model_options)
+        self.image.changed.connect(self._describe_input)
+        napari_viewer.layers.events.inserted.connect(self.reset_choices)
+        napari_viewer.layers.events.removed.connect(self.reset_choices)
+        self._show_model_options()
+        self._describe_input()
+
+    @property
+    def running(self) -> bool:
+        """True while a reconstruction is in progress."""
+        return self.worker is not None
+
+    def run(self) -> None:
+        """Start reconstructing the chosen input; the result layer is added when the worker returns."""
+        if self.running:
+            return
+        layer = self.image.value
+        if layer is None:
+            report_error(ValueError("There is no image layer to reconstruct; open a cine first."), "reconstruct")
+            return
+        try:
+            spec, label = self._model_spec()
+            kspace, mask, settings, undersampled = self._inputs(layer)
+        except USER_ERRORS as err:
+            report_error(err, f"reconstruct '{layer.name}'")
+            return
+        options = {"lam": self.lam.value, "iterations": self.iterations.value} if spec == CS_TTV else {}
+        self._stop.clear()
+        self.result_layer = None
+        self.progress_bar = progress(total=0, desc=f"recon ({label})")
+        self.worker = create_worker(
+            reconstruction_job, spec, self.device.value, kspace, mask, options,
+            self._relay.progressed.emit, self._relay.device_chosen.emit, self._stop.is_set,
+            _start_thread=False,
+        )
+        started = time.perf_counter()
+        self.worker.returned.connect(
+            lambda result: self._finish(result, layer, label, spec, settings, undersampled, started)
+        )
+        self.worker.finished.connect(self._cleanup)
+        self.run_button.enabled = False
+        self.cancel_button.enabled = True
+        self.status.value = "device: ..."
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Ask the running reconstruction to stop; nothing is added to the viewer."""
+        self._stop.set()
+
+    def _model_spec(self) -> tuple[str, str]:
+        if self.model.value != CHECKPOINT:
+            return self.model.value, self.model.value
+        path = Path(self.checkpoint.value)
+        if not str(self.checkpoint.value) or str(self.checkpoint.value) == "." or not path.exists():
+            raise ValueError("Choose a checkpoint file (a model.json or weights file) before reconstructing.")
+        return str(path), path.parent.name if path.name == "model.json" else path.stem
+
+    def _inputs(self, layer):
+        """k-space, mask and settings: those of a zero-filled layer, or simulated for any other image."""
+        check_image_role(layer)
+        if KSPACE_KEY in layer.metadata and MASK_KEY in layer.metadata:
+            settings = dict(layer.metadata.get(SETTINGS_KEY, {}))
+            settings["reference"] = layer.metadata.get(REFERENCE_KEY)
+            return layer.metadata[KSPACE_KEY], layer.metadata[MASK_KEY], settings, None
+        z_index = displayed_slice(self._viewer, layer)
+        mask, kspace, zero_filled, settings = simulate_layer(layer, z_index, **DEFAULT_MASK)
+        undersampled = (mask, kspace, zero_filled, dict(settings))
+        return kspace, mask, {**settings, "reference": layer.name}, undersampled
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if self.progress_bar is None:
+            return
+        if self.progress_bar.total != total:
+            self.progress_bar.total = total
+        self.progress_bar.update(done - self.progress_bar.n)
+
+    def _finish(self, result, layer, label, spec, settings, undersampled, started) -> None:
+        status, payload, method = result
+        if status == "cancelled":
+            show_info("Reconstruction cancelled; the viewer is unchanged.")
+            return
+        if status == "error":
+            report_error(payload, f"reconstruct with '{label}'")
+            return
+        if undersampled is not None:
+            add_undersampled_layers(self._viewer, layer, *undersampled)
+        settings.update(model=label, model_spec=spec, method=method.description, device=method.device,
+                        seconds=round(time.perf_counter() - started, 3))
+        self.result_layer = add_cine_layer(self._viewer, payload, f"recon ({label})", layer, role="recon",
+                                           metadata={SETTINGS_KEY: settings, REFERENCE_KEY: settings["reference"]},
+                                           contrast_limits=tuple(layer.contrast_limits))
+
+    def _cleanup(self) -> None:
+        if self.progress_bar is not None:
+            self.progress_bar.close()
+        self.progress_bar = None
+        self.worker = None
+        self.run_button.enabled = True
+        self.cancel_button.enabled = False
+
+    def _show_model_options(self, *_) -> None:
+        self.checkpoint.visible = self.model.value == CHECKPOINT
+        self.lam.visible = self.iterations.visible = self.model.value == CS_TTV
+
+    def _describe_input(self, *_) -> None:
+        layer = self.image.value
+        if layer is None:
+            self.input_note.value = ""
+        elif KSPACE_KEY in layer.metadata:
+            self.input_note.value = "reconstructs this layer's measured k-space"
+        else:
+            self.input_note.value = (
+                f"fully sampled: undersampled first ({DEFAULT_MASK['mask_type']}, "
+                f"{DEFAULT_MASK['acceleration']:g}x, seed {DEFAULT_MASK['seed']})"
+            )

@@ -1,0 +1,109 @@
+"""Widget 1, Undersample: simulate a k-t undersampled acquisition of a fully sampled cine layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
+
+from napari_dynmri._napari._layers import (
+    KSPACE_KEY,
+    MASK_KEY,
+    REFERENCE_KEY,
+    SETTINGS_KEY,
+    USER_ERRORS,
+    add_cine_layer,
+    check_image_role,
+    displayed_slice,
+    image_choices,
+    layer_cine,
+    report_error,
+)
+from napari_dynmri.physics import MASK_KINDS
+from napari_dynmri.simulation import simulate
+
+if TYPE_CHECKING:
+    import napari.viewer
+
+DEFAULT_MASK = {"mask_type": "vd-random", "acceleration": 8.0, "center_lines": 8, "seed": 0, "noise": 0.0}
+
+
+def simulate_layer(layer, z_index: int, mask_type: str, acceleration: float, center_lines: int, seed: int,
+                   noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Undersample the cine of ``layer`` (slice ``z_index`` if 4D) with :func:`napari_dynmri.simulation.simulate`.
+
+    The cine keeps the layer's intensity units; ``noise`` is the k-space noise standard deviation
+    as a fraction of its maximum magnitude. Returns ``mask`` bool ``(T, H, W)``, ``kspace`` and
+    ``zero_filled`` complex64 ``(T, H, W)`` and the settings (the simulation's ``meta`` plus the
+    noise fraction, the input layer and the slice).
+    """
+    check_image_role(layer)
+    target = layer_cine(layer, z_index)
+    noise_sigma = float(noise) * float(np.abs(target).max())
+    sim = simulate(target, mask_kind=mask_type, acceleration=acceleration, center_lines=center_lines,
+                   seed=seed, noise_sigma=noise_sigma, source=layer.name)
+    settings = {**sim.meta, "noise_fraction": float(noise), "input_layer": layer.name,
+                "slice": int(z_index) if layer.ndim == 4 else None}
+    return sim.mask, sim.kspace, sim.zero_filled, settings
+
+
+def add_undersampled_layers(viewer, layer, mask, kspace, zero_filled, settings) -> tuple:
+    """Add ``mask``, ``k-space (log)`` (both hidden) and ``zero-filled`` layers placed like ``layer``; returns them.
+
+    The zero-filled layer gets ``layer``'s contrast limits, so both show on one intensity scale.
+    """
+    mask_layer = add_cine_layer(
+        viewer, mask.astype(np.uint8), "mask", layer, role="mask",
+        metadata={SETTINGS_KEY: settings}, contrast_limits=(0, 1), visible=False,
+    )
+    kspace_layer = add_cine_layer(
+        viewer, np.log1p(np.abs(kspace)), "k-space (log)", layer, role="k-space",
+        metadata={SETTINGS_KEY: settings}, visible=False,
+    )
+    zero_filled_layer = add_cine_layer(
+        viewer, zero_filled, "zero-filled", layer, role="zero-filled",
+        metadata={KSPACE_KEY: kspace, MASK_KEY: mask, SETTINGS_KEY: settings, REFERENCE_KEY: layer.name},
+        contrast_limits=tuple(layer.contrast_limits),
+    )
+    return mask_layer, kspace_layer, zero_filled_layer
+
+
+class UndersampleWidget(Container):
+    """Image layer + mask type, acceleration, centre lines, seed, noise -> mask, k-space and zero-filled layers."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer"):
+        super().__init__()
+        self._viewer = napari_viewer
+        self.image = ComboBox(label="image", choices=lambda _: image_choices(napari_viewer))
+        self.mask_type = ComboBox(label="mask type", choices=MASK_KINDS, value=DEFAULT_MASK["mask_type"])
+        self.acceleration = FloatSpinBox(label="acceleration", value=DEFAULT_MASK["acceleration"],
+                                         min=1.0, max=64.0, step=0.5)
+        self.center_lines = SpinBox(label="centre lines", value=DEFAULT_MASK["center_lines"], min=0, max=1024)
+        self.seed = SpinBox(label="seed", value=DEFAULT_MASK["seed"], min=0, max=2**31 - 1)
+        self.noise = FloatSpinBox(label="noise (x max)", value=DEFAULT_MASK["noise"], min=0.0, max=1.0, step=0.005,
+                                  tooltip="k-space noise standard deviation, a fraction of the image maximum")
+        self.run_button = PushButton(text="Undersample")
+        self.result = Label(value="")
+        self.extend([self.image, self.mask_type, self.acceleration, self.center_lines, self.seed, self.noise,
+                     self.run_button, self.result])
+        self.run_button.changed.connect(self.run)
+        napari_viewer.layers.events.inserted.connect(self.reset_choices)
+        napari_viewer.layers.events.removed.connect(self.reset_choices)
+
+    def run(self) -> tuple | None:
+        """Undersample the chosen layer; returns the new (mask, k-space, zero-filled) layers, or None on error."""
+        layer = self.image.value
+        if layer is None:
+            report_error(ValueError("There is no image layer to undersample; open a cine first."), "undersample")
+            return None
+        try:
+            mask, kspace, zero_filled, settings = simulate_layer(
+                layer, displayed_slice(self._viewer, layer), self.mask_type.value, self.acceleration.value,
+                self.center_lines.value, self.seed.value, self.noise.value,
+            )
+        except USER_ERRORS as err:
+            report_error(err, f"undersample '{layer.name}'")
+            return None
+        self.result.value = f"actual acceleration: {settings['actual_acceleration']:.2f}x"
+        return add_undersampled_layers(self._viewer, layer, mask, kspace, zero_filled, settings)

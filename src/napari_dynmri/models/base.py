@@ -1,0 +1,132 @@
+"""Common interface of the reconstruction networks: intensity normalisation and option checking.
+
+Every network is a :class:`ReconNet`: ``model(zero_filled, kspace, mask)`` with complex64
+``(B, T, H, W)`` zero-filled images and measured k-space and a bool ``(B, T, H, W)`` or
+``(1, T, H, W)`` sampling mask returns the complex64 ``(B, T, H, W)`` reconstruction.
+Inputs may have any intensity scale: each sample is divided by ``max |zero_filled|`` before the
+network and the output multiplied back, so weights trained on max-1 data work at any scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from napari_dynmri.models.layers import (
+    ACTIVATIONS,
+    KERNELS,
+    channels_to_complex,
+    complex_to_channels,
+)
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# option name -> (test of a value, what a valid value is)
+_CHECKS = {
+    "channels": (_positive_int, "a positive integer"),
+    "depth": (_positive_int, "a positive integer"),
+    "n_stages": (_positive_int, "a positive integer"),
+    "batchnorm": (lambda v: isinstance(v, bool), "true or false"),
+    "dc_learnable": (lambda v: isinstance(v, bool), "true or false"),
+    "dropout": (lambda v: _real(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "dc_noise_level": (lambda v: _real(v) and v > 0, "a number > 0"),
+    "activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+    "kernel": (lambda v: v in KERNELS, f"one of {', '.join(KERNELS)}"),
+}
+_FLOAT_OPTIONS = ("dropout", "dc_noise_level")
+
+
+def resolve_options(
+    architecture: str, defaults: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    """``defaults`` updated with ``options``, checked; unknown names or bad values raise ``ValueError``."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for model {architecture!r}; "
+            f"allowed options are {', '.join(defaults)}"
+        )
+    config = {**defaults, **options}
+    for name, value in config.items():
+        check = _CHECKS.get(name)
+        if check is not None and not check[0](value):
+            raise ValueError(f"option {name!r} of model {architecture!r} must be {check[1]}, got {value!r}")
+        if name in _FLOAT_OPTIONS:
+            config[name] = float(value)
+    return config
+
+
+class ReconNet(nn.Module):
+    """Base class: checks inputs, normalises intensity, calls :meth:`_forward` on max-1 data.
+
+    Subclasses set ``architecture`` (the registry name) and pass their resolved options to
+    ``__init__``; they are stored as ``self.config`` (JSON-serialisable), from which
+    ``build_model(model.architecture, model.config)`` rebuilds the same network.
+    """
+
+    architecture: str = ""
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.config = dict(config)
+
+    def forward(
+        self, zero_filled: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Reconstruct a batch of cines.
+
+        zero_filled, kspace: complex ``(B, T, H, W)`` (complex128 is cast to complex64), any scale.
+        mask: bool ``(B, T, H, W)`` or ``(1, T, H, W)``. Returns complex64 ``(B, T, H, W)``.
+        """
+        if not torch.is_complex(zero_filled) or zero_filled.ndim != 4:
+            raise ValueError(
+                f"zero_filled must be a complex (B, T, H, W) tensor, got {zero_filled.dtype} "
+                f"{tuple(zero_filled.shape)}"
+            )
+        if not torch.is_complex(kspace) or kspace.shape != zero_filled.shape:
+            raise ValueError(
+                f"kspace must be complex with the shape of zero_filled {tuple(zero_filled.shape)}, "
+                f"got {kspace.dtype} {tuple(kspace.shape)}"
+            )
+        if mask.ndim != 4 or mask.shape[1:] != zero_filled.shape[1:] or mask.shape[0] not in (
+            1,
+            zero_filled.shape[0],
+        ):
+            raise ValueError(
+                f"mask must be (B, T, H, W) or (1, T, H, W) for images {tuple(zero_filled.shape)}, "
+                f"got {tuple(mask.shape)}"
+            )
+        zero_filled = zero_filled.to(torch.complex64)
+        kspace = kspace.to(torch.complex64)
+        scale = zero_filled.abs().amax(dim=(1, 2, 3), keepdim=True)
+        scale = scale.clamp_min(torch.finfo(scale.dtype).tiny)
+        return self._forward(zero_filled / scale, kspace / scale, mask.to(torch.bool)) * scale
+
+    def _forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The network on normalised data: same arguments as :meth:`forward`, max |x| = 1 per sample."""
+        raise NotImplementedError
+
+
+class BlockNet(ReconNet):
+    """A single CNN block on the 2-channel view, without data consistency (ignores k-space and mask).
+
+    Subclasses set ``architecture`` and ``block_class`` (whose ``DEFAULTS`` are the options).
+    """
+
+    block_class: type[nn.Module]
+
+    def __init__(self, **options):
+        super().__init__(resolve_options(self.architecture, self.block_class.DEFAULTS, options))
+        self.block = self.block_class(**self.config)
+
+    def _forward(self, x, k0, mask):
+        return channels_to_complex(self.block(complex_to_channels(x)))

@@ -1,0 +1,346 @@
+"""Each napari-dynmri widget end to end on a small phantom, and its error paths (headless, under Xvfb)."""
+
+import csv
+import json
+import time
+
+import numpy as np
+import pytest
+
+from napari_dynmri._napari import _reconstruct_widget
+from napari_dynmri._napari._compare_widget import CompareWidget
+from napari_dynmri._napari._export_widget import ExportWidget
+from napari_dynmri._napari._layers import COMPLEX_KEY, MASK_KEY, METRICS_KEY, SETTINGS_KEY
+from napari_dynmri._napari._profile_widget import ProfileWidget, line_profile
+from napari_dynmri._napari._reconstruct_widget import ReconstructWidget
+from napari_dynmri._napari._undersample_widget import UndersampleWidget
+from napari_dynmri.data.phantom import cardiac_phantom
+from napari_dynmri.io import read_cine
+from napari_dynmri.losses.edges import sobel_magnitude
+from napari_dynmri.metrics import psnr_per_frame, ssim_per_frame
+from napari_dynmri.physics import make_mask, undersample
+from napari_dynmri.recon import ReconCancelled
+
+SHAPE = (8, 64, 64)
+
+
+@pytest.fixture
+def phantom():
+    return cardiac_phantom(*SHAPE, seed=1)
+
+
+@pytest.fixture
+def viewer(make_napari_viewer, phantom):
+    """A viewer holding the complex phantom as layer 'phantom' (magnitude shown, complex in metadata)."""
+    viewer = make_napari_viewer()
+    viewer.add_image(np.abs(phantom), name="phantom", metadata={COMPLEX_KEY: phantom})
+    return viewer
+
+
+def undersampled(viewer, acceleration=4.0, seed=3):
+    widget = UndersampleWidget(viewer)
+    widget.image.value = viewer.layers["phantom"]
+    widget.acceleration.value = acceleration
+    widget.seed.value = seed
+    return widget, widget.run()
+
+
+def reconstruct(qtbot, widget, timeout=60_000):
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
+
+
+class StandInMethod:
+    """A reconstruction method doing nothing useful, slowly, or failing on purpose."""
+
+    device = "cpu"
+    description = "stand-in"
+
+    def __init__(self, error=None, steps=1, delay=0.0):
+        self.error, self.steps, self.delay = error, steps, delay
+
+    def reconstruct(self, kspace, mask, progress=None, should_stop=None):
+        for step in range(self.steps):
+            if should_stop():
+                raise ReconCancelled("stopped")
+            time.sleep(self.delay)
+            progress(step + 1, self.steps)
+        if self.error is not None:
+            raise self.error
+        return np.fft.ifft2(kspace).astype(np.complex64)
+
+
+def use_method(monkeypatch, method):
+    monkeypatch.setattr(_reconstruct_widget, "get_method", lambda spec, device, **options: method)
+
+
+def test_undersample_adds_mask_kspace_and_zero_filled(viewer, phantom):
+    widget, (mask_layer, kspace_layer, zero_filled) = undersampled(viewer)
+    expected_mask = make_mask("vd-random", SHAPE, 4.0, center_lines=8, seed=3)
+    expected_kspace, expected_zero_filled = undersample(phantom, expected_mask, seed=3)
+    assert [layer.name for layer in viewer.layers] == ["phantom", "mask", "k-space (log)", "zero-filled"]
+    np.testing.assert_array_equal(mask_layer.data, expected_mask.astype(np.uint8))
+    assert tuple(mask_layer.axis_labels) == ("t", "y", "x")
+    np.testing.assert_allclose(kspace_layer.data, np.log1p(np.abs(expected_kspace)), rtol=1e-5)
+    np.testing.assert_allclose(zero_filled.metadata[COMPLEX_KEY], expected_zero_filled, atol=1e-6)
+    np.testing.assert_allclose(zero_filled.data, np.abs(expected_zero_filled), atol=1e-6)
+    np.testing.assert_array_equal(zero_filled.metadata[MASK_KEY], expected_mask)
+    settings = zero_filled.metadata[SETTINGS_KEY]
+    assert (settings["mask"], settings["seed"], settings["acceleration"]) == ("vd-random", 3, 4.0)
+    assert widget.result.value == f"actual acceleration: {settings['actual_acceleration']:.2f}x"
+    np.testing.assert_array_equal(viewer.layers["phantom"].data, np.abs(phantom))  # input untouched
+
+
+def test_undersample_uses_the_displayed_slice_of_a_multislice_cine(make_napari_viewer, phantom):
+    viewer = make_napari_viewer()
+    stack = np.stack([np.abs(phantom), 2 * np.abs(phantom)])
+    viewer.add_image(stack, name="phantom")
+    viewer.dims.set_current_step(0, 1)
+    _, layers = undersampled(viewer, acceleration=1.0)  # R = 1: zero-filled equals the slice
+    np.testing.assert_allclose(layers[-1].data, stack[1], atol=1e-5)
+    assert layers[-1].metadata[SETTINGS_KEY]["slice"] == 1
+
+
+def test_reconstruct_runs_cs_in_a_worker_with_progress(viewer, qtbot, phantom):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    widget.model.value = "cs-ttv"
+    widget.iterations.value = 15
+    widget.device.value = "cpu"
+    widget.run()
+    assert widget.running and widget.cancel_button.enabled and not widget.run_button.enabled
+    bar = widget.progress_bar
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    assert bar.n == bar.total == 15
+    recon = viewer.layers["recon (cs-ttv)"]
+    assert recon is widget.result_layer
+    assert widget.status.value == "device: cpu"
+    settings = recon.metadata[SETTINGS_KEY]
+    assert (settings["model"], settings["device"], settings["mask"], settings["reference"]) == (
+        "cs-ttv", "cpu", "vd-random", "phantom")
+    assert psnr_per_frame(recon.metadata[COMPLEX_KEY], phantom).mean() > psnr_per_frame(
+        zero_filled.metadata[COMPLEX_KEY], phantom).mean() + 3
+
+
+def test_reconstruct_undersamples_a_fully_sampled_layer_on_the_fly(viewer, qtbot, monkeypatch):
+    use_method(monkeypatch, StandInMethod())
+    widget = ReconstructWidget(viewer)
+    widget.image.value = viewer.layers["phantom"]
+    assert widget.input_note.value.startswith("fully sampled")
+    reconstruct(qtbot, widget)
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["phantom", "mask", "k-space (log)", "zero-filled", "recon (cs-ttv)"]
+    assert viewer.layers["zero-filled"].metadata[SETTINGS_KEY]["acceleration"] == 8.0
+
+
+def test_cancel_stops_a_running_reconstruction_and_changes_nothing(viewer, qtbot, napari_notifications):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    widget.model.value = "cs-ttv"
+    widget.iterations.value = 100_000  # minutes of work unless cancelled
+    widget.device.value = "cpu"
+    names = [layer.name for layer in viewer.layers]
+    widget.run()
+    qtbot.waitUntil(lambda: widget.progress_bar.n > 2, timeout=30_000)
+    started = time.perf_counter()
+    widget.cancel_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
+    assert time.perf_counter() - started < 10
+    assert [layer.name for layer in viewer.layers] == names
+    assert widget.result_layer is None and widget.run_button.enabled and not widget.cancel_button.enabled
+    assert ("info", "Reconstruction cancelled; the viewer is unchanged.") in napari_notifications
+
+
+def test_reconstruct_errors_become_notifications(viewer, qtbot, monkeypatch, napari_notifications):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    cases = [
+        (RuntimeError("size mismatch for conv1.weight\nmore torch detail"),
+         "Could not reconstruct with 'cs-ttv': size mismatch for conv1.weight"),
+        (MemoryError(), "Not enough memory to reconstruct with 'cs-ttv'"),
+        (ValueError("the model needs at least 10 frames, got 8"), "the model needs at least 10 frames, got 8"),
+    ]
+    for error, expected in cases:
+        use_method(monkeypatch, StandInMethod(error=error))
+        reconstruct(qtbot, widget)
+        assert napari_notifications[-1][0] == "error" and napari_notifications[-1][1].startswith(expected)
+    assert len(napari_notifications) == 3
+    assert len(viewer.layers) == 4
+
+
+def test_reconstruct_with_a_missing_checkpoint_is_refused(viewer, napari_notifications, tmp_path):
+    widget = ReconstructWidget(viewer)
+    widget.image.value = viewer.layers["phantom"]
+    widget.model.value = _reconstruct_widget.CHECKPOINT
+    assert not widget.checkpoint.native.isHidden() and widget.iterations.native.isHidden()
+    widget.checkpoint.value = tmp_path / "missing.safetensors"
+    widget.run()
+    assert not widget.running
+    assert napari_notifications == [
+        ("error", "Choose a checkpoint file (a model.json or weights file) before reconstructing.")]
+
+
+def test_input_errors_become_notifications(make_napari_viewer, napari_notifications):
+    viewer = make_napari_viewer()
+    cases = [
+        (np.zeros((64, 64), np.float32), False, "'2d' is a single 2D image"),
+        (np.zeros((8, 64, 64, 3), np.uint8), True, "'rgb' is an RGB colour image"),
+        (np.zeros((2, 2, 8, 16, 16), np.float32), False, "'5d' has 5 axes"),
+    ]
+    undersample_widget, recon_widget = UndersampleWidget(viewer), ReconstructWidget(viewer)
+    for data, rgb, expected in cases:
+        layer = viewer.add_image(data, name=expected.split("'")[1], rgb=rgb)
+        undersample_widget.image.value = layer
+        assert undersample_widget.run() is None
+        recon_widget.image.value = layer
+        recon_widget.run()
+        assert not recon_widget.running
+        assert [severity for severity, _ in napari_notifications[-2:]] == ["error", "error"]
+        assert all(message.startswith(expected) for _, message in napari_notifications[-2:])
+    assert len(napari_notifications) == 6
+    assert [layer.name for layer in viewer.layers] == ["2d", "rgb", "5d"]
+
+
+def compared(viewer):
+    """Undersample the phantom, add a slightly noisy copy as a second result, compare both."""
+    _, (_, _, zero_filled) = undersampled(viewer)
+    reference = viewer.layers["phantom"]
+    noisy = viewer.add_image(reference.data + 0.01 * np.random.default_rng(0).random(SHAPE, np.float32),
+                             name="noisy")
+    widget = CompareWidget(viewer)
+    widget.reference.value = reference
+    widget.results.value = [zero_filled, noisy]
+    widget.compare()
+    return widget, reference, zero_filled, noisy
+
+
+def test_compare_adds_error_and_edge_layers_plot_table_and_grid_view(viewer):
+    widget, reference, zero_filled, noisy = compared(viewer)
+    error_layers = [viewer.layers["|error| zero-filled"], viewer.layers["|error| noisy"]]
+    np.testing.assert_allclose(error_layers[0].data, np.abs(zero_filled.data - reference.data), atol=1e-6)
+    shared = float(error_layers[0].data.max())
+    assert all(tuple(layer.contrast_limits) == pytest.approx((0.0, shared)) for layer in error_layers)
+    np.testing.assert_allclose(viewer.layers["edges phantom"].data, sobel_magnitude(reference.data), rtol=1e-5)
+    assert {"edges zero-filled", "edges noisy"} <= {layer.name for layer in viewer.layers}
+
+    expected_psnr = psnr_per_frame(zero_filled.data, reference.data)
+    metrics = error_layers[0].metadata[METRICS_KEY]
+    np.testing.assert_allclose(metrics["psnr_per_frame"], expected_psnr)
+    np.testing.assert_allclose(metrics["ssim_per_frame"], ssim_per_frame(zero_filled.data, reference.data))
+    table = widget.panel.table_text()
+    assert [row[0] for row in table] == ["zero-filled", "noisy"]
+    assert table[0][1] == f"{expected_psnr.mean():.2f} ± {expected_psnr.std():.2f}"
+    lines = widget.panel.psnr_axes.get_lines()
+    np.testing.assert_allclose(lines[0].get_ydata(), expected_psnr)
+
+    viewer.dims.set_current_step(0, 5)
+    assert widget.panel.frame == 5
+    assert {dock for dock in viewer.window.dock_widgets} >= {"dynmri metrics"}
+
+    # one click: reference, zero-filled and results side by side on the one time slider
+    widget.side_by_side()
+    grid = viewer.canvas.grid
+    assert grid.enabled
+    visible = [layer for layer in viewer.layers if layer.visible]
+    assert visible == [reference, zero_filled, noisy]
+    assert [grid.position(viewer.layers.index(layer), viewer.layers) for layer in visible] == [(0, 0), (0, 1), (0, 2)]
+    widget.view.value = "|error|"
+    widget.side_by_side()
+    assert [layer.name for layer in viewer.layers if layer.visible] == ["|error| zero-filled", "|error| noisy"]
+    widget.single_view()
+    assert not grid.enabled
+    assert viewer.layers["noisy"].visible and not viewer.layers["|error| noisy"].visible
+
+
+def test_compare_refuses_cines_of_different_sizes(viewer, napari_notifications):
+    viewer.add_image(np.zeros((8, 32, 32), np.float32), name="small")
+    widget = CompareWidget(viewer)
+    widget.reference.value = viewer.layers["phantom"]
+    widget.results.value = [viewer.layers["small"]]
+    widget.compare()
+    assert len(viewer.layers) == 2 and widget.panel is None
+    assert napari_notifications == [("error", "'small' is (8, 32, 32) but the reference 'phantom' is (8, 64, 64); "
+                                              "compare cines of one size.")]
+
+
+def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
+        viewer, qtbot, monkeypatch, tmp_path, napari_notifications):
+    use_method(monkeypatch, StandInMethod())
+    _, (_, _, zero_filled) = undersampled(viewer)
+    recon_widget = ReconstructWidget(viewer)
+    recon_widget.image.value = zero_filled
+    reconstruct(qtbot, recon_widget)
+    compare = CompareWidget(viewer)
+    compare.reference.value = viewer.layers["phantom"]
+    compare.results.value = [zero_filled, recon_widget.result_layer]
+    compare.compare()
+
+    widget = ExportWidget(viewer)
+    widget.layers.value = [zero_filled, recon_widget.result_layer]
+    widget.folder.value = tmp_path / "out"
+    written = widget.export()
+    names = sorted(path.name for path in written)
+    assert names == ["metrics.csv", "metrics_summary.csv", "recon_cs-ttv.npz", "settings.json", "zero-filled.npz"]
+    saved = read_cine(tmp_path / "out" / "zero-filled.npz").data
+    np.testing.assert_array_equal(saved, zero_filled.metadata[COMPLEX_KEY])
+    with open(tmp_path / "out" / "metrics.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 2 * SHAPE[0]
+    first_psnr = psnr_per_frame(zero_filled.data, viewer.layers["phantom"].data)[0]
+    assert float(rows[0]["psnr_db"]) == pytest.approx(first_psnr)
+    settings = json.loads((tmp_path / "out" / "settings.json").read_text())
+    recon_settings = settings["layers"]["recon (cs-ttv)"]
+    assert (recon_settings["mask"], recon_settings["seed"], recon_settings["model"], recon_settings["device"]) == (
+        "vd-random", 3, "cs-ttv", "cpu")
+    assert settings["versions"]["napari-dynmri"] and settings["versions"]["numpy"] == np.__version__
+
+    before = {path: path.stat().st_mtime_ns for path in written}
+    assert widget.export() == []
+    assert napari_notifications[-1][0] == "error" and "already exist" in napari_notifications[-1][1]
+    assert {path: path.stat().st_mtime_ns for path in written} == before
+    widget.overwrite.value = True
+    assert len(widget.export()) == 5
+
+
+def test_export_magnitude_formats_read_back(viewer, tmp_path):
+    widget = ExportWidget(viewer)
+    widget.layers.value = [viewer.layers["phantom"]]
+    widget.folder.value = tmp_path
+    for suffix in (".nii.gz", ".tif"):
+        widget.file_format.value = suffix
+        widget.overwrite.value = True  # settings.json is written each time
+        assert (tmp_path / f"phantom{suffix}") in widget.export()
+        np.testing.assert_allclose(read_cine(tmp_path / f"phantom{suffix}").data, viewer.layers["phantom"].data,
+                                   rtol=1e-6)
+
+
+def test_xt_profile_follows_the_line(viewer):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    shapes = viewer.add_shapes([np.array([[32.0, 10.0], [32.0, 40.0]])], shape_type="line", name="line")
+    widget = ProfileWidget(viewer)
+    widget.shapes.value = shapes
+    widget.images.value = [viewer.layers["phantom"], zero_filled]
+    widget.show_profile()
+    np.testing.assert_allclose(widget.profiles["phantom"], viewer.layers["phantom"].data[:, 32, 10:41], rtol=1e-6)
+    assert widget.profiles["zero-filled"].shape == (SHAPE[0], 31)
+    shapes.data = [np.array([[5.0, 20.0], [25.0, 20.0]])]  # moving the line updates the profile
+    np.testing.assert_allclose(widget.profiles["phantom"], viewer.layers["phantom"].data[:, 5:26, 20].T.T, rtol=1e-6)
+
+
+def test_line_profile_interpolates_between_pixels():
+    cine = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
+    profile = line_profile(cine, (0.5, 0.0), (0.5, 3.0))
+    np.testing.assert_allclose(profile, (cine[:, 0, :] + cine[:, 1, :]) / 2)
+
+
+def test_profile_without_a_line_is_a_notification(viewer, napari_notifications):
+    shapes = viewer.add_shapes([np.array([[1, 1], [1, 9], [9, 9], [9, 1]])], shape_type="rectangle", name="box")
+    widget = ProfileWidget(viewer)
+    widget.shapes.value = shapes
+    widget.images.value = [viewer.layers["phantom"]]
+    widget.show_profile()
+    assert widget.panel is None
+    assert napari_notifications == [("error", "Draw a line on the shapes layer 'box' first (line tool).")]
