@@ -24,7 +24,7 @@ from napari_dynmri.models import (
     select_device,
 )
 from napari_dynmri.models.checkpoint import WEIGHTS_FILE
-from napari_dynmri.models.layers import TemporalConv3d
+from napari_dynmri.models.layers import FramewiseConv3d, FramewiseConvTranspose3d, TemporalConv3d
 from napari_dynmri.physics import fft2c, ifft2c, make_mask
 
 SHAPE = (1, 7, 90, 117)  # (B, T, H, W): W odd, to exercise padding
@@ -60,6 +60,19 @@ def test_temporal_conv_equals_conv3d():
     reference.load_state_dict(fast.state_dict())
     x = torch.randn(2, 3, 5, 6, 7)
     torch.testing.assert_close(fast(x), reference(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1)])
+def test_framewise_convs_equal_their_3d_counterparts(stride, padding):
+    x = torch.randn(2, 3, 5, 8, 10)
+    fast = FramewiseConv3d(3, 4, (4, 4) if stride == 2 else (3, 3), stride=stride, padding=padding)
+    reference = torch.nn.Conv3d(3, 4, fast.kernel_size, stride=fast.stride, padding=fast.padding)
+    reference.load_state_dict(fast.state_dict())
+    torch.testing.assert_close(fast(x), reference(x), rtol=1e-5, atol=1e-6)
+    up = FramewiseConvTranspose3d(3, 2, (4, 4), stride=2, padding=1)
+    reference_up = torch.nn.ConvTranspose3d(3, 2, up.kernel_size, stride=up.stride, padding=up.padding)
+    reference_up.load_state_dict(up.state_dict())
+    torch.testing.assert_close(up(x), reference_up(x), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["naive", "complex", "fast", "cascade"])

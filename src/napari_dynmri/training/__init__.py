@@ -1,0 +1,23 @@
+"""Training of reconstruction networks (torch): data pipeline, configuration, trainer, curves.
+
+- ``datasets``: ``load_sequences`` (pig npz, cine files/folders, phantoms), ``split_sequences``
+  (5:1:2 by sequence), ``CineSamples`` (cropped, augmented, freshly undersampled samples).
+- ``config``: ``TrainConfig`` from TOML and/or overrides (``load_config``), strict validation.
+- ``trainer``: ``train(config) -> output folder`` (checkpoints, resume, metrics, curves).
+- ``distributed``: DistributedDataParallel under ``torchrun``.
+"""
+
+from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
+from napari_dynmri.training.datasets import CineSamples, load_sequences, split_counts, split_sequences
+from napari_dynmri.training.trainer import train
+
+__all__ = [
+    "CineSamples",
+    "TrainConfig",
+    "config_from_dict",
+    "load_config",
+    "load_sequences",
+    "split_counts",
+    "split_sequences",
+    "train",
+]

@@ -1,0 +1,366 @@
+"""Training configuration: a TOML file and/or command-line overrides, validated into :class:`TrainConfig`.
+
+Layout of a configuration file (every key optional except ``model.name`` and ``data.train``)::
+
+    iterations = 2000          # optimizer steps
+    batch_size = 4             # samples per step and per process (DDP: global batch = this x processes)
+    seed = 0                   # run seed: weights init, sample stream, masks
+    device = "auto"            # auto / cpu / cuda / cuda:1 / mps
+    output = "runs/my-model"   # output folder
+    val_every = 200            # validate every N iterations (and at the end); 0: only at the end
+    checkpoint_every = 200     # write a resumable checkpoint every N iterations (and at the end)
+    log_every = 10             # metrics.csv row of training losses every N iterations
+    keep = "best"              # weights kept in the output folder: "best" (validation PSNR) or "last"
+    num_threads = 0            # torch CPU threads, 0: torch's default
+    deterministic = true       # torch.use_deterministic_algorithms on CPU
+    evaluate_test = true       # at the end, score the kept weights on the test part of the split
+
+    [model]                    # passed to napari_dynmri.models.registry.build_model(name, rest)
+    name = "dc-cnn"
+
+    [loss]                     # passed to napari_dynmri.losses.build_loss
+    mse = 1.0
+
+    [data]
+    train = "pig_cine_cc0.npz:sax"   # a source spec or a list of them (see training.datasets)
+    val = []                   # empty: the 5:1:2 split of `train` (train part trains, val part validates)
+    split_seed = 0
+    crop = [96, 96]            # random crop (h, w); [] or 0: full images
+    frames = 20                # temporal window; 0: all frames
+    flips = true               # random up-down / left-right flips
+    time_reversal = true       # random time reversal
+    intensity = [0.8, 1.25]    # random intensity factor range
+    random_phase = true        # random constant phase factor exp(i phi)
+    max_val_sequences = 0      # validate on the first N validation sequences only; 0: all
+
+    [mask]
+    kind = "vd-random"         # one of napari_dynmri.physics.MASK_KINDS
+    accelerations = [4, 8, 12] # drawn uniformly per sample; validation uses each in turn
+    center_lines = 8
+    fixed = false              # true: one mask per (acceleration, shape) from `seed` (report protocol)
+    seed = 0                   # seed of fixed masks and of validation masks (+ sequence index)
+
+    [optimizer]
+    name = "adam"              # adam / sgd
+    lr = 1e-4
+    weight_decay = 1e-8
+    momentum = 0.0             # sgd only
+    betas = [0.9, 0.999]       # adam only
+    grad_clip = 0.0            # max gradient norm; 0: off
+
+    [schedule]
+    name = "none"              # none / cosine / step
+    step_size = 1000           # step: multiply lr by gamma every step_size iterations
+    gamma = 0.5
+    min_lr = 0.0               # cosine: final lr
+
+Unknown keys and bad values raise ``ValueError`` naming the key (``optimizer.lr must be ...``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from napari_dynmri.physics.masks import MASK_KINDS
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine", "step")
+KEEP = ("best", "last")
+
+
+def _fail(where: str, what: str, value) -> ValueError:
+    return ValueError(f"{where} must be {what}, got {value!r}")
+
+
+def _int(value, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(where, f"an integer >= {minimum}", value)
+    return int(value)
+
+
+def _float(value, where: str, minimum: float | None = None, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(where, "a number", value)
+    if positive and not value > 0:
+        raise _fail(where, "a positive number", value)
+    if minimum is not None and not value >= minimum:
+        raise _fail(where, f"a number >= {minimum}", value)
+    return float(value)
+
+
+def _bool(value, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, "true or false", value)
+    return value
+
+
+def _choice(value, where: str, choices) -> str:
+    if value not in choices:
+        raise _fail(where, f"one of {', '.join(choices)}", value)
+    return value
+
+
+def _strings(value, where: str) -> list[str]:
+    if isinstance(value, (str, Path)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
+        raise _fail(where, "a data source string or a list of them", value)
+    return [str(v) for v in value if str(v)]
+
+
+def _pair(value, where: str, kind, what: str) -> tuple:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise _fail(where, what, value)
+    return tuple(kind(v, where) for v in value)
+
+
+def _from_dict(cls, values, where: str):
+    if not isinstance(values, dict):
+        raise _fail(where or "the configuration", "a table", values)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            name = f"{where}.{key}" if where else key
+            raise ValueError(f"unknown configuration key {name!r}; known keys here: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+@dataclass
+class DataConfig:
+    """The ``[data]`` table: sources and augmentation of training samples (see the module docstring)."""
+
+    train: list = field(default_factory=list)
+    val: list = field(default_factory=list)
+    split_seed: int = 0
+    crop: object = (96, 96)
+    frames: int = 20
+    flips: bool = True
+    time_reversal: bool = True
+    intensity: tuple = (0.8, 1.25)
+    random_phase: bool = True
+    max_val_sequences: int = 0
+
+    def __post_init__(self):
+        self.train = _strings(self.train, "data.train")
+        if not self.train:
+            raise ValueError("data.train is required: a data source such as 'pig_cine_cc0.npz:sax' or 'phantom:20'")
+        self.val = _strings(self.val, "data.val")
+        self.split_seed = _int(self.split_seed, "data.split_seed")
+        if self.crop in (None, 0, [], ()):
+            self.crop = None
+        else:
+            self.crop = _pair(self.crop, "data.crop", lambda v, w: _int(v, w, 1), "[height, width] or 0")
+        self.frames = _int(self.frames, "data.frames")
+        self.flips = _bool(self.flips, "data.flips")
+        self.time_reversal = _bool(self.time_reversal, "data.time_reversal")
+        low, high = _pair(self.intensity, "data.intensity", lambda v, w: _float(v, w, positive=True),
+                          "[low, high] positive factors")
+        if low > high:
+            raise _fail("data.intensity", "[low, high] with low <= high", list(self.intensity))
+        self.intensity = (low, high)
+        self.random_phase = _bool(self.random_phase, "data.random_phase")
+        self.max_val_sequences = _int(self.max_val_sequences, "data.max_val_sequences")
+
+
+@dataclass
+class MaskConfig:
+    """The ``[mask]`` table: undersampling masks of training and validation samples."""
+
+    kind: str = "vd-random"
+    accelerations: list = field(default_factory=lambda: [8.0])
+    center_lines: int = 8
+    fixed: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        self.kind = _choice(self.kind, "mask.kind", MASK_KINDS)
+        values = self.accelerations if isinstance(self.accelerations, (list, tuple)) else [self.accelerations]
+        self.accelerations = [_float(v, "mask.accelerations", minimum=1.0) for v in values]
+        if not self.accelerations:
+            raise _fail("mask.accelerations", "a non-empty list of factors >= 1", [])
+        self.center_lines = _int(self.center_lines, "mask.center_lines")
+        self.fixed = _bool(self.fixed, "mask.fixed")
+        self.seed = _int(self.seed, "mask.seed")
+
+
+@dataclass
+class OptimizerConfig:
+    """The ``[optimizer]`` table: Adam (default, weight decay 1e-8) or SGD with momentum."""
+
+    name: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 1e-8
+    momentum: float = 0.0
+    betas: tuple = (0.9, 0.999)
+    grad_clip: float = 0.0
+
+    def __post_init__(self):
+        self.name = _choice(self.name, "optimizer.name", OPTIMIZERS)
+        self.lr = _float(self.lr, "optimizer.lr", positive=True)
+        self.weight_decay = _float(self.weight_decay, "optimizer.weight_decay", minimum=0.0)
+        self.momentum = _float(self.momentum, "optimizer.momentum", minimum=0.0)
+        self.betas = _pair(self.betas, "optimizer.betas", lambda v, w: _float(v, w, minimum=0.0),
+                           "[beta1, beta2]")
+        if not all(b < 1 for b in self.betas):
+            raise _fail("optimizer.betas", "two numbers in [0, 1)", list(self.betas))
+        self.grad_clip = _float(self.grad_clip, "optimizer.grad_clip", minimum=0.0)
+
+
+@dataclass
+class ScheduleConfig:
+    """The ``[schedule]`` table: learning-rate schedule over iterations."""
+
+    name: str = "none"
+    step_size: int = 1000
+    gamma: float = 0.5
+    min_lr: float = 0.0
+
+    def __post_init__(self):
+        self.name = _choice(self.name, "schedule.name", SCHEDULES)
+        self.step_size = _int(self.step_size, "schedule.step_size", minimum=1)
+        self.gamma = _float(self.gamma, "schedule.gamma", positive=True)
+        self.min_lr = _float(self.min_lr, "schedule.min_lr", minimum=0.0)
+
+
+_TABLES = {
+    "data": DataConfig,
+    "mask": MaskConfig,
+    "optimizer": OptimizerConfig,
+    "schedule": ScheduleConfig,
+}
+
+
+@dataclass
+class TrainConfig:
+    """A validated training configuration; build it with :func:`config_from_dict` or :func:`load_config`."""
+
+    model: dict
+    data: DataConfig
+    loss: dict = field(default_factory=lambda: {"mse": 1.0})
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    iterations: int = 1000
+    batch_size: int = 4
+    seed: int = 0
+    device: str = "auto"
+    output: str = "dynmri-run"
+    val_every: int = 100
+    checkpoint_every: int = 100
+    log_every: int = 10
+    keep: str = "best"
+    num_threads: int = 0
+    deterministic: bool = True
+    evaluate_test: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.model, dict) or not isinstance(self.model.get("name"), str):
+            raise ValueError("model.name is required: the architecture to train (a [model] table with name = ...)")
+        self.model = dict(self.model)
+        if not isinstance(self.loss, dict) or not self.loss:
+            raise _fail("loss", "a non-empty table of loss terms and weights", self.loss)
+        self.loss = dict(self.loss)
+        self.iterations = _int(self.iterations, "iterations", minimum=1)
+        self.batch_size = _int(self.batch_size, "batch_size", minimum=1)
+        self.seed = _int(self.seed, "seed")
+        if not isinstance(self.device, str) or not self.device:
+            raise _fail("device", "a device name (auto, cpu, cuda, cuda:N, mps)", self.device)
+        if not isinstance(self.output, (str, Path)) or not str(self.output):
+            raise _fail("output", "a folder path", self.output)
+        self.output = str(self.output)
+        for key in ("val_every", "checkpoint_every"):
+            setattr(self, key, _int(getattr(self, key), key))
+        self.log_every = _int(self.log_every, "log_every", minimum=1)
+        self.keep = _choice(self.keep, "keep", KEEP)
+        self.num_threads = _int(self.num_threads, "num_threads")
+        self.deterministic = _bool(self.deterministic, "deterministic")
+        self.evaluate_test = _bool(self.evaluate_test, "evaluate_test")
+
+    def to_dict(self) -> dict:
+        """Plain nested dict (JSON/TOML-ready, tuples as lists) that :func:`config_from_dict` reads back."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    """Validate a nested dict (as read from TOML) into a :class:`TrainConfig`.
+
+    Raises ``ValueError`` naming the key for unknown keys, missing required keys and bad values.
+    """
+    if not isinstance(values, dict):
+        raise _fail("the configuration", "a table", values)
+    values = dict(values)
+    for key, cls in _TABLES.items():
+        if key in values:
+            values[key] = _from_dict(cls, values[key], key)
+    if "data" not in values:
+        values["data"] = DataConfig()  # raises: data.train is required
+    for key in ("model", "loss"):
+        if key in values and not isinstance(values[key], dict):
+            raise _fail(key, "a table", values[key])
+    if "model" not in values:
+        values["model"] = {}
+    return _from_dict(TrainConfig, values, "")
+
+
+def set_dotted(values: dict, key: str, value) -> None:
+    """Set ``values["a"]["b"] = value`` for ``key = "a.b"`` (creating tables on the way), in place."""
+    *tables, last = key.split(".")
+    target = values
+    for name in tables:
+        target = target.setdefault(name, {})
+        if not isinstance(target, dict):
+            raise ValueError(f"cannot set {key!r}: {name!r} is not a table")
+    target[last] = value
+
+
+def parse_value(text: str):
+    """A command-line value as TOML (``3``, ``1e-4``, ``true``, ``[4, 8]``, ``"x"``) or else a plain string."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def read_toml(path) -> dict:
+    """Read a TOML file into a dict; ``OSError`` / ``ValueError`` with the path for unreadable files."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not a valid TOML file ({err})") from None
+
+
+def load_config(path=None, overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
+    """Configuration from a TOML file (or ``base`` dict) with dotted-key ``overrides`` applied on top.
+
+    Args:
+        path: TOML file, or None.
+        overrides: ``{"optimizer.lr": 1e-3, "iterations": 50, ...}``; these win over the file.
+        base: a nested dict used instead of (or, with ``path``, under) the file's content.
+    """
+    values = _plain(dict(base or {}))
+    if path is not None:
+        for key, value in read_toml(path).items():
+            if isinstance(value, dict) and isinstance(values.get(key), dict):
+                values[key] = {**values[key], **value}
+            else:
+                values[key] = value
+    for key, value in (overrides or {}).items():
+        set_dotted(values, key, value)
+    return config_from_dict(values)
