@@ -15,7 +15,7 @@ import sys
 from napari_dynmri import __version__
 
 # Sub-command modules, in the order ``dynmri --help`` lists them.
-_COMMANDS = ("simulate", "info", "models")
+_COMMANDS = ("simulate", "recon", "eval", "info", "models", "train", "demo")
 
 
 class UserError(Exception):
