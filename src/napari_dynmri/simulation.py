@@ -70,8 +70,12 @@ def simulate(
     seed: int = 0,
     noise_sigma: float = 0.0,
     source: str = "",
+    pixel_spacing_mm: tuple[float, float] | None = None,
 ) -> Simulation:
-    """Undersample ``target`` (complex ``(T, H, W)``) with a seeded mask; see :mod:`physics.masks`."""
+    """Undersample ``target`` (complex ``(T, H, W)``) with a seeded mask; see :mod:`physics.masks`.
+
+    ``source`` and ``pixel_spacing_mm`` (row, col) are only recorded in ``meta``.
+    """
     target = np.asarray(target, dtype=np.complex64)
     if target.ndim != 3:
         raise ValueError(f"target must be a cine (T, H, W), got shape {target.shape}")
@@ -86,5 +90,6 @@ def simulate(
         "noise_sigma": float(noise_sigma),
         "source": source,
         "shape": list(target.shape),
+        "pixel_spacing_mm": None if pixel_spacing_mm is None else [float(v) for v in pixel_spacing_mm],
     }
     return Simulation(target, mask, kspace, zero_filled, meta)

@@ -34,6 +34,7 @@ def simulate_from_args(args: argparse.Namespace):
         seed=args.seed,
         noise_sigma=args.noise,
         source=cine.source,
+        pixel_spacing_mm=cine.pixel_spacing_mm,
     )
 
 

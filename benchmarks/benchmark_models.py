@@ -1,0 +1,204 @@
+"""Quality and speed of every reconstruction method on the pig long-axis cines; writes docs/benchmarks.md.
+
+Protocol (../shared/DATA.md): sequences scaled to max |x| = 1, vd-random masks with 8 centre lines
+(sequence i of the list with seed i), PSNR on magnitudes with data_range = max |target|, SSIM per
+frame, mean ± std over sequences. The long-axis cines never enter training: they are unseen views.
+
+    .venv/bin/python benchmarks/benchmark_models.py --data ../shared/data/pig_cine/pig_cine_cc0.npz
+
+Quality: zero filling, the temporal-TV compressed-sensing baseline and each shipped model at
+R = 4, 8, 12 on LAX sequences 0, 3, 6, 9, 12 (the subset on which BART was measured), and the
+networks on all 14 LAX sequences at R = 8. Speed: whole ``dynmri recon`` processes (start-up
+included) on one 20 x 256 x 256 cine, median of ``--repeats`` runs, with peak resident memory;
+a 100-frame cine through the windowed network path, with the PSNR of frames at window borders
+against their neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+ACCELERATIONS = (4, 8, 12)
+BART_SUBSET = (0, 3, 6, 9, 12)
+
+
+def quality(data: str, methods: list[str], threads: int) -> dict:
+    import torch
+
+    from napari_dynmri.cli.eval import evaluate_methods, summarize_scores
+    from napari_dynmri.recon import get_method
+    from napari_dynmri.training.datasets import load_sequences
+
+    torch.set_num_threads(threads)
+    lax = load_sequences(f"{data}:lax")
+    subset = [lax[i] for i in BART_SUBSET]
+    recon_methods = [get_method(spec, device="cpu") for spec in methods]
+    tables = {}
+    for acceleration in ACCELERATIONS:
+        scores = evaluate_methods(recon_methods, subset, "vd-random", acceleration, 8, 0,
+                                  log=lambda line: print(line, file=sys.stderr, flush=True))
+        tables[f"R{acceleration} LAX {','.join(map(str, BART_SUBSET))}"] = summarize_scores(scores)
+    networks = [m for m in recon_methods if m.name not in ("zero-filled", "cs-ttv")]
+    scores = evaluate_methods([recon_methods[0], *networks], lax, "vd-random", 8, 8, 0,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
+    tables["R8 LAX all 14"] = summarize_scores(scores)
+    return tables
+
+
+def speed(workdir: Path, methods: list[str], repeats: int, threads: int) -> dict:
+    dynmri = [sys.executable, "-m", "napari_dynmri.cli"]
+    sim = workdir / "pig_r8.npz"
+    if not sim.exists():
+        subprocess.run([*dynmri, "simulate", "sample:pig", "-o", str(sim)], check=True, stdout=subprocess.DEVNULL)
+    results = {}
+    for spec in methods:
+        runs = []
+        for repeat in range(repeats):
+            out = workdir / f"recon_{spec}_{repeat}.npz"
+            out.unlink(missing_ok=True)
+            # a fresh interpreter per method keeps ru_maxrss per method honest
+            code = (
+                "import resource, subprocess, sys, time; start = time.perf_counter(); "
+                f"subprocess.run({[*dynmri, 'recon', str(sim), '-o', str(out), '--model', spec, '--device', 'cpu']!r}, check=True, stdout=subprocess.DEVNULL); "
+                "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+            )
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            line = subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True).stdout
+            seconds, peak_mb = map(float, line.split())
+            runs.append((seconds, peak_mb))
+            print(f"{spec}: {seconds:.2f} s, {peak_mb:.0f} MB", file=sys.stderr, flush=True)
+        results[spec] = {
+            "seconds_median": float(np.median([r[0] for r in runs])),
+            "seconds": [r[0] for r in runs],
+            "peak_mb": float(max(r[1] for r in runs)),
+        }
+    return results
+
+
+def long_cine(model: str, threads: int) -> dict:
+    """A 100-frame cine (the pig sample repeated 5 times) through the windowed network path."""
+    import torch
+
+    from napari_dynmri.data.samples import load_sample
+    from napari_dynmri.metrics import psnr_per_frame
+    from napari_dynmri.recon import get_method
+    from napari_dynmri.recon.windowed import window_starts
+    from napari_dynmri.simulation import cine_target, simulate
+
+    torch.set_num_threads(threads)
+    target = np.concatenate([cine_target(load_sample("pig"))] * 5)
+    sim = simulate(target, acceleration=8, seed=0)
+    method = get_method(model, device="cpu")
+    start = time.perf_counter()
+    recon = method.reconstruct(sim.kspace, sim.mask)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    per_frame = psnr_per_frame(recon, sim.target)
+    starts = window_starts(len(target), method.window, method.overlap)
+    borders = sorted({s for s in starts[1:]} | {s + method.window - 1 for s in starts[:-1]})
+    seams = [abs(per_frame[b] - np.median(per_frame[max(b - 2, 0): b + 3])) for b in borders]
+    return {
+        "frames": len(target), "window": method.window, "overlap": method.overlap, "seconds": seconds,
+        "peak_mb": peak_mb, "psnr": float(per_frame.mean()), "max_border_deviation_db": float(max(seams)),
+    }
+
+
+def plot(quality_tables: dict, speeds: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = quality_tables[f"R8 LAX {','.join(map(str, BART_SUBSET))}"]
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    for name, row in table.items():
+        if name in speeds:
+            ax.scatter(speeds[name]["seconds_median"], row["psnr"][0], s=40)
+            ax.annotate(name, (speeds[name]["seconds_median"], row["psnr"][0]), textcoords="offset points", xytext=(5, 5))
+    ax.set_xlabel("whole dynmri recon process, s (20 x 256 x 256)")
+    ax.set_ylabel("PSNR, dB (pig LAX, R = 8)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def markdown(quality_tables: dict, speeds: dict, long: dict | None, args) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Made by `.venv/bin/python benchmarks/benchmark_models.py "
+        f"--data ../shared/data/pig_cine/pig_cine_cc0.npz --threads {args.threads}` on "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch CPU, "
+        f"{args.threads} threads, no GPU. The machine was shared with other jobs: timings are indicative.",
+        "",
+        "Protocol: pig long-axis cines (never used in training), scaled to max |x| = 1; vd-random masks, "
+        "8 centre lines, sequence i with seed i; PSNR on magnitudes with data_range = max |target|; "
+        "SSIM per frame (scikit-image), averaged; mean ± std over sequences.",
+        "",
+        "## Quality",
+        "",
+    ]
+    for title, table in quality_tables.items():
+        lines += [f"### {title}", "", "| method | PSNR (dB) | SSIM | NMSE | s / sequence |", "|---|---|---|---|---|"]
+        for name, row in table.items():
+            lines.append(
+                f"| {name} | {row['psnr'][0]:.2f} ± {row['psnr'][1]:.2f} | {row['ssim'][0]:.4f} ± {row['ssim'][1]:.4f} "
+                f"| {row['nmse'][0]:.5f} | {row['seconds']:.1f} |"
+            )
+        lines.append("")
+    if speeds:
+        lines += ["## Speed and memory", "",
+                  f"Whole `dynmri recon` process on a 20 x 256 x 256 cine (R = 8), median of {args.repeats} runs.", "",
+                  "| method | seconds (median) | runs | peak RSS (MB) |", "|---|---|---|---|"]
+        for name, row in speeds.items():
+            lines.append(f"| {name} | {row['seconds_median']:.1f} | {', '.join(f'{s:.1f}' for s in row['seconds'])} | {row['peak_mb']:.0f} |")
+        lines += ["", "![PSNR versus seconds](images/psnr_vs_seconds.png)", ""]
+    if long:
+        lines += ["## Long cines", "",
+                  f"{long['frames']} x 256 x 256 (the pig sample repeated), windows of {long['window']} frames overlapping by "
+                  f"{long['overlap']}: {long['seconds']:.1f} s, peak RSS {long['peak_mb']:.0f} MB, mean PSNR {long['psnr']:.2f} dB; "
+                  f"largest deviation of a window-border frame from the median of its neighbours: "
+                  f"{long['max_border_deviation_db']:.2f} dB.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="pig_cine_cc0.npz")
+    parser.add_argument("--models", nargs="+", default=["dynmri-default"], help="shipped models or checkpoints")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "benchmarks")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    methods = ["zero-filled", "cs-ttv", *args.models]
+    tables = quality(args.data, methods, args.threads)
+    (args.work / "quality.json").write_text(json.dumps(tables, indent=2))
+    speeds, long = {}, None
+    if not args.skip_speed:
+        speeds = speed(args.work, methods, args.repeats, args.threads)
+        long = long_cine(args.models[0], args.threads)
+        (args.work / "speed.json").write_text(json.dumps({"speed": speeds, "long": long}, indent=2))
+        plot(tables, speeds, args.output.parent / "images" / "psnr_vs_seconds.png")
+    text = markdown(tables, speeds, long, args)
+    args.output.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
