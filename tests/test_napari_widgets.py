@@ -127,6 +127,7 @@ def test_reconstruct_undersamples_a_fully_sampled_layer_on_the_fly(viewer, qtbot
     use_method(monkeypatch, StandInMethod())
     widget = ReconstructWidget(viewer)
     widget.image.value = viewer.layers["phantom"]
+    widget.model.value = "cs-ttv"
     assert widget.input_note.value.startswith("fully sampled")
     reconstruct(qtbot, widget)
     names = [layer.name for layer in viewer.layers]
@@ -157,6 +158,7 @@ def test_reconstruct_errors_become_notifications(viewer, qtbot, monkeypatch, nap
     _, (_, _, zero_filled) = undersampled(viewer)
     widget = ReconstructWidget(viewer)
     widget.image.value = zero_filled
+    widget.model.value = "cs-ttv"
     cases = [
         (RuntimeError("size mismatch for conv1.weight\nmore torch detail"),
          "Could not reconstruct with 'cs-ttv': size mismatch for conv1.weight"),
@@ -272,6 +274,7 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
     _, (_, _, zero_filled) = undersampled(viewer)
     recon_widget = ReconstructWidget(viewer)
     recon_widget.image.value = zero_filled
+    recon_widget.model.value = "cs-ttv"
     reconstruct(qtbot, recon_widget)
     compare = CompareWidget(viewer)
     compare.reference.value = viewer.layers["phantom"]
