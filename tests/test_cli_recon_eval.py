@@ -20,13 +20,7 @@ from napari_dynmri.training.datasets import load_sequences, split_sequences
 PIG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pig_cine" / "pig_cine_cc0.npz"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: thread synchronisation would cost more than it saves on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

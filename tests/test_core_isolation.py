@@ -7,6 +7,7 @@ CORE = [
     "napari_dynmri.io",
     "napari_dynmri.data.samples",
     "napari_dynmri.simulation",
+    "napari_dynmri.profiles",
     "napari_dynmri.models",
     "napari_dynmri.losses",
     "napari_dynmri.training",

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.metrics import psnr
@@ -11,13 +10,7 @@ from napari_dynmri.recon import ReconCancelled
 from napari_dynmri.recon.cs import temporal_difference, ttv_objective, ttv_reconstruct
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: thread synchronisation would cost more than it saves on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

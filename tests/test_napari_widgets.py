@@ -11,7 +11,8 @@ from napari_dynmri._napari import _reconstruct_widget
 from napari_dynmri._napari._compare_widget import CompareWidget
 from napari_dynmri._napari._export_widget import ExportWidget
 from napari_dynmri._napari._layers import COMPLEX_KEY, MASK_KEY, METRICS_KEY, SETTINGS_KEY
-from napari_dynmri._napari._profile_widget import ProfileWidget, line_profile
+from napari_dynmri._napari._profile_widget import ProfileWidget
+from napari_dynmri.profiles import line_profile
 from napari_dynmri._napari._reconstruct_widget import ReconstructWidget
 from napari_dynmri._napari._undersample_widget import UndersampleWidget
 from napari_dynmri.data.phantom import cardiac_phantom

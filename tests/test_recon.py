@@ -19,13 +19,7 @@ from napari_dynmri.recon import (
 from napari_dynmri.recon.windowed import window_starts, window_weights, windowed_apply
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: thread synchronisation would cost more than it saves on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _acquisition(n_frames=8, size=32, acceleration=4, seed=0):
