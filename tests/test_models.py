@@ -25,7 +25,7 @@ from napari_dynmri.models import (
 )
 from napari_dynmri.models.checkpoint import WEIGHTS_FILE
 from napari_dynmri.models.layers import FramewiseConv3d, FramewiseConvTranspose3d, TemporalConv3d
-from napari_dynmri.physics import fft2c, ifft2c, make_mask
+from napari_dynmri.physics import fft2c, ifft2c, make_mask, view_share
 
 SHAPE = (1, 7, 90, 117)  # (B, T, H, W): W odd, to exercise padding
 SMALL = (1, 5, 33, 45)  # H and W odd, for the option sweep
@@ -161,6 +161,21 @@ def test_naive_with_zero_last_layer_returns_its_input(kernel):
     torch.testing.assert_close(out, zero_filled, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("share_frames", [0, 2])
+def test_view_sharing_cascade_with_identity_blocks_returns_the_view_shared_image(share_frames):
+    zero_filled, kspace, mask = _acquisition(SMALL, scale=3.0)
+    model = _model("cascade", n_stages=2, block="complex", depth=2, init="view-sharing",
+                   share_frames=share_frames)
+    for stage in model.stages:
+        for parameter in stage.block.fuse.parameters():
+            torch.nn.init.zeros_(parameter)
+    with torch.no_grad():
+        out = model(zero_filled, kspace, mask)
+    expected = ifft2c(view_share(kspace, mask, share_frames))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(out, zero_filled, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "name, config",
     [("naive", {}), ("complex", {"depth": 2}), ("fast", {}), ("cascade", {"n_stages": 2, "dc": "soft"})],
@@ -254,6 +269,10 @@ def test_unknown_names_and_options_are_refused():
         build_model("fast", {"kernel": "2d"})
     with pytest.raises(ValueError, match="dc_noise_level"):
         build_model("cascade", {"dc": "soft", "dc_noise_level": 0})
+    with pytest.raises(ValueError, match="init.*zero-filled, view-sharing"):
+        build_model("cascade", {"init": "sense"})
+    with pytest.raises(ValueError, match="share_frames"):
+        build_model("cascade", {"init": "view-sharing", "share_frames": -1})
 
 
 def test_registry_rebuilds_from_config():

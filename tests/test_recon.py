@@ -8,7 +8,8 @@ from torch import nn
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.models import build_model, save_model
 from napari_dynmri.models.checkpoint import ModelLoadError
-from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample
+from napari_dynmri.metrics import psnr
+from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample, view_share
 from napari_dynmri.recon import (
     NetworkMethod,
     ReconCancelled,
@@ -63,6 +64,16 @@ def test_zero_filled_is_the_inverse_fft():
     np.testing.assert_allclose(image, ifft2c(kspace), atol=1e-6)
 
 
+def test_view_sharing_method_fills_from_neighbours_and_beats_zero_filling():
+    target, kspace, mask = _acquisition(n_frames=12, acceleration=6)
+    method = get_method("view-sharing", half_window=1)
+    assert method.name == "view-sharing" and "3 frames" in method.description
+    image = method.reconstruct(kspace, mask)
+    assert image.dtype == np.complex64
+    np.testing.assert_allclose(image, ifft2c(view_share(kspace, mask, 1)), atol=1e-6)
+    assert psnr(image, target) > psnr(ifft2c(kspace), target) + 2
+
+
 def test_network_method_returns_the_model_output():
     _, kspace, mask = _acquisition()
     model = FrameConv().eval()
@@ -97,6 +108,8 @@ def test_get_method_rejects_unknown_models_and_options():
         get_method("zero-filled", lam=0.1)
     with pytest.raises(ValueError, match="has no option"):
         get_method("cs-ttv", device="cpu", window=4)
+    with pytest.raises(ValueError, match="half_window must be >= 0"):
+        get_method("view-sharing", half_window=-1)
     method = get_method("cs-ttv", device="cpu", lam=0.02, iterations=7)
     assert isinstance(method, TemporalTVMethod) and (method.lam, method.iterations) == (0.02, 7)
 

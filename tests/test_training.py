@@ -129,6 +129,27 @@ def test_resume_continues_from_the_saved_iteration_exactly(tmp_path):
     assert all(torch.equal(ws[k], wr[k]) for k in ws)
 
 
+def test_init_weights_start_training_from_a_checkpoint(tmp_path):
+    source = train(small_config(tmp_path / "source", keep="last"), quiet=True)
+    tuned = train(small_config(tmp_path / "tuned", iterations=1, keep="last", seed=5,
+                               init_weights=str(source), optimizer={"lr": 1e-12}), quiet=True)
+    fresh = train(small_config(tmp_path / "fresh", iterations=1, keep="last", seed=5,
+                               optimizer={"lr": 1e-12}), quiet=True)
+    ws, wt, wf = weights(source), weights(tuned), weights(fresh)
+    assert all(torch.allclose(ws[k], wt[k], atol=1e-8) for k in ws)
+    assert not all(torch.allclose(ws[k], wf[k], atol=1e-3) for k in ws)
+    card = json.loads((tuned / "model.json").read_text())
+    assert card["training"]["config"]["init_weights"] == str(source)
+
+
+def test_init_weights_of_another_shape_are_refused(tmp_path):
+    source = train(small_config(tmp_path / "source", iterations=1), quiet=True)
+    wider = small_config(tmp_path / "wider", init_weights=str(source))
+    wider["model"] = {**wider["model"], "channels": 6}
+    with pytest.raises(ValueError, match="init_weights .* does not fit .*shape mismatch"):
+        train(wider, quiet=True)
+
+
 def test_output_folder_of_a_run_is_not_overwritten_by_accident(tmp_path):
     train(small_config(tmp_path / "run", iterations=1), quiet=True)
     with pytest.raises(ValueError, match="already holds a training run"):

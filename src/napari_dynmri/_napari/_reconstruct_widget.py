@@ -28,7 +28,7 @@ from napari_dynmri._napari._layers import (
 from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
 from napari_dynmri.models.device import DEVICE_SPECS
 from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
-from napari_dynmri.recon import CS_TTV, ReconCancelled, get_method
+from napari_dynmri.recon import CS_TTV, VIEW_SHARING, ReconCancelled, get_method
 from napari_dynmri.recon.cs import DEFAULT_ITERATIONS, DEFAULT_LAM
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ CHECKPOINT = "checkpoint file..."
 
 
 def model_choices() -> list[str]:
-    """Shipped models (the default first), then ``cs-ttv``, then the checkpoint-file entry."""
+    """Shipped models (the default first), then ``cs-ttv`` and ``view-sharing``, then the checkpoint-file entry."""
     names = sorted((entry["name"] for entry in list_pretrained()), key=lambda name: name != DEFAULT_MODEL)
-    return [*names, CS_TTV, CHECKPOINT]
+    return [*names, CS_TTV, VIEW_SHARING, CHECKPOINT]
 
 
 def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop) -> tuple:

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from napari_dynmri.cli import UserError
 from napari_dynmri.physics import MASK_KINDS
+from napari_dynmri.recon.methods import ZERO_FILLED
 
 SPLITS = ("test", "val", "train", "all")
 # The trainer's default split seed (training config data.split_seed), so "test" is the trainer's test part.
 SPLIT_SEED = 0
-ZERO_FILLED = "zero-filled"
 METRICS = ("psnr", "ssim", "nmse")
 
 
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
         "--model",
         action="append",
         required=True,
-        help="shipped model name, checkpoint path, cs-ttv or zero-filled; repeat for several",
+        help="shipped model name, checkpoint path, cs-ttv, view-sharing or zero-filled; repeat for several",
     )
     parser.add_argument(
         "--data",

@@ -65,7 +65,7 @@ def load_acquisition(args: argparse.Namespace) -> dict:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "recon",
-        help="reconstruct an undersampled cine (network, cs-ttv or zero-filled)",
+        help="reconstruct an undersampled cine (network, cs-ttv, view-sharing or zero-filled)",
         description="Reconstruct a `dynmri simulate` npz, or a fully sampled cine undersampled on the fly "
         "with the mask options (scaled to max |x| = 1, exactly as `dynmri simulate`). An .npz output holds "
         "recon plus the kspace, mask, zero_filled, target (when known) and meta (JSON) it used; "
@@ -76,7 +76,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="shipped model name, checkpoint path, cs-ttv or zero-filled (default: the default shipped model)",
+        help="shipped model name, checkpoint path, cs-ttv, view-sharing or zero-filled (default: the default shipped model)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")

@@ -26,9 +26,16 @@ def _positive_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def _non_negative_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _real(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
+
+# starting images of networks with data consistency: the zero-filled image or view sharing
+INITS = ("zero-filled", "view-sharing")
 
 # option name -> (test of a value, what a valid value is)
 _CHECKS = {
@@ -41,6 +48,8 @@ _CHECKS = {
     "dc_noise_level": (lambda v: _real(v) and v > 0, "a number > 0"),
     "activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
     "kernel": (lambda v: v in KERNELS, f"one of {', '.join(KERNELS)}"),
+    "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
+    "share_frames": (_non_negative_int, "an integer >= 0"),
 }
 _FLOAT_OPTIONS = ("dropout", "dc_noise_level")
 

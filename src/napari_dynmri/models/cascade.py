@@ -11,6 +11,10 @@ own weights) followed by a data-consistency layer:
     ``v -> inf`` is hard DC). ``dc_noise_level`` is its value (initial value when
     ``dc_learnable``, then learnt per stage as ``softplus`` of a raw parameter, so it stays > 0).
 
+The first stage starts from the zero-filled image (``init="zero-filled"``) or from k-t view sharing
+(``init="view-sharing"``: missing lines filled from the ``share_frames`` frames on each side, see
+:mod:`napari_dynmri.physics.view_sharing`), which is a far better start at no learning cost.
+
 Since the models normalise inputs to max |zero_filled| = 1, ``v`` is dimensionless.
 """
 
@@ -27,7 +31,7 @@ from napari_dynmri.models.complex_unet import ComplexBlock
 from napari_dynmri.models.fast import FastBlock
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
 from napari_dynmri.models.naive import NaiveBlock
-from napari_dynmri.physics import data_consistency
+from napari_dynmri.physics import data_consistency, ifft2c, view_share
 
 BLOCKS: dict[str, type[nn.Module]] = {"naive": NaiveBlock, "complex": ComplexBlock, "fast": FastBlock}
 DC_MODES = ("hard", "soft")
@@ -38,6 +42,8 @@ CASCADE_DEFAULTS = {
     "dc": "hard",
     "dc_learnable": True,
     "dc_noise_level": 1.0,
+    "init": "zero-filled",
+    "share_frames": 2,
 }
 
 
@@ -104,6 +110,8 @@ class CascadeNet(ReconNet):
         )
 
     def _forward(self, x, k0, mask):
+        if self.config["init"] == "view-sharing":
+            x = ifft2c(view_share(k0, mask, self.config["share_frames"]))
         for stage in self.stages:
             x = stage(x, k0, mask)
         return x

@@ -96,7 +96,8 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return card
 
 
-def _state_mismatch(model: nn.Module, tensors: dict[str, torch.Tensor]) -> str:
+def state_mismatch(model: nn.Module, tensors: dict[str, torch.Tensor]) -> str:
+    """What keeps ``tensors`` from loading into ``model`` (missing, unexpected, mis-shaped names); "" if nothing."""
     expected = model.state_dict()
     missing = [name for name in expected if name not in tensors]
     unexpected = [name for name in tensors if name not in expected]
@@ -136,7 +137,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         raise ModelLoadError(
             f"cannot load model {weights_path}: not a readable safetensors file ({err})"
         ) from None
-    mismatch = _state_mismatch(model, tensors)
+    mismatch = state_mismatch(model, tensors)
     if mismatch:
         raise ModelLoadError(
             f"cannot load model {weights_path}: the weights do not fit architecture "

@@ -11,6 +11,7 @@ from napari_dynmri.physics.masks import (
     vd_random_mask,
 )
 from napari_dynmri.physics.undersample import adjoint, data_consistency, forward, undersample
+from napari_dynmri.physics.view_sharing import view_share
 
 __all__ = [
     "MASK_KINDS",
@@ -26,4 +27,5 @@ __all__ = [
     "undersample",
     "uniform_random_mask",
     "vd_random_mask",
+    "view_share",
 ]

@@ -1,6 +1,6 @@
 """Reconstruction methods behind one interface: zero filling, temporal-TV compressed sensing, networks.
 
-Use :func:`get_method` (``"zero-filled"``, ``"cs-ttv"``, a shipped model name or a checkpoint path)
+Use :func:`get_method` (``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, a shipped model name or a checkpoint path)
 and call ``method.reconstruct(kspace, mask)``.
 """
 
@@ -12,6 +12,8 @@ from napari_dynmri.recon.methods import (
     ReconCancelled,
     ReconMethod,
     TemporalTVMethod,
+    VIEW_SHARING,
+    ViewSharing,
     ZeroFilled,
     get_method,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "ReconCancelled",
     "ReconMethod",
     "TemporalTVMethod",
+    "VIEW_SHARING",
+    "ViewSharing",
     "ZERO_FILLED",
     "ZeroFilled",
     "get_method",

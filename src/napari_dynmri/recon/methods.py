@@ -4,6 +4,8 @@ Every method is a :class:`ReconMethod` made by :func:`get_method` from a spec st
 
 ``"zero-filled"``
     ``ifft2c(kspace)``.
+``"view-sharing"``
+    k-t sliding-window view sharing (:mod:`napari_dynmri.physics.view_sharing`); option ``half_window``.
 ``"cs-ttv"``
     temporal-TV compressed sensing (:mod:`napari_dynmri.recon.cs`); options ``lam``, ``iterations``.
 anything else
@@ -26,8 +28,9 @@ import numpy as np
 from napari_dynmri.physics.fft import ifft2c
 
 ZERO_FILLED = "zero-filled"
+VIEW_SHARING = "view-sharing"
 CS_TTV = "cs-ttv"
-BUILTIN_METHODS = (ZERO_FILLED, CS_TTV)
+BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV)
 
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
@@ -89,6 +92,31 @@ class ZeroFilled(ReconMethod):
         if should_stop is not None and should_stop():
             raise ReconCancelled("the reconstruction was cancelled")
         image = ifft2c(kspace * mask).astype(np.complex64)
+        if progress is not None:
+            progress(1, 1)
+        return image
+
+
+class ViewSharing(ReconMethod):
+    """Each frame's missing lines filled from neighbouring frames, see :func:`napari_dynmri.physics.view_share`."""
+
+    name = VIEW_SHARING
+
+    def __init__(self, half_window: int | None = None):
+        from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW
+
+        self.half_window = DEFAULT_HALF_WINDOW if half_window is None else int(half_window)
+        if self.half_window < 0:
+            raise ValueError(f"half_window must be >= 0, got {self.half_window}")
+        self.description = f"k-t view sharing over {2 * self.half_window + 1} frames"
+
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
+        from napari_dynmri.physics.view_sharing import view_share
+
+        kspace, mask = check_recon_inputs(kspace, mask)
+        if should_stop is not None and should_stop():
+            raise ReconCancelled("the reconstruction was cancelled")
+        image = ifft2c(view_share(kspace, mask, self.half_window)).astype(np.complex64)
         if progress is not None:
             progress(1, 1)
         return image
@@ -206,10 +234,11 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
 
     Parameters
     ----------
-    spec : ``"zero-filled"``, ``"cs-ttv"``, a shipped model name or a checkpoint path.
+    spec : ``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, a shipped model name or a checkpoint path.
     device : ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``; zero filling
         always runs on the CPU with numpy.
-    options : method options: ``lam``, ``iterations`` for ``cs-ttv``; ``window``, ``overlap``,
+    options : method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
+        ``cs-ttv``; ``window``, ``overlap``,
         ``mixed_precision`` for networks. ``None`` values mean the default. Unknown options raise
         ``ValueError``.
     """
@@ -217,6 +246,7 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
     options = {key: value for key, value in options.items() if value is not None}
     allowed = {
         ZERO_FILLED: (),
+        VIEW_SHARING: ("half_window",),
         CS_TTV: ("lam", "iterations"),
     }.get(spec, ("window", "overlap", "mixed_precision"))
     unknown = sorted(set(options) - set(allowed))
@@ -227,6 +257,8 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
         )
     if spec == ZERO_FILLED:
         return ZeroFilled()
+    if spec == VIEW_SHARING:
+        return ViewSharing(**options)
 
     from napari_dynmri.models import select_device
 

@@ -14,6 +14,7 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     num_threads = 0            # torch CPU threads, 0: torch's default
     deterministic = true       # torch.use_deterministic_algorithms on CPU
     evaluate_test = true       # at the end, score the kept weights on the test part of the split
+    init_weights = ""          # fine-tune: start from this shipped model or checkpoint folder ("": random)
 
     [model]                    # passed to napari_dynmri.models.registry.build_model(name, rest)
     name = "dc-cnn"
@@ -259,6 +260,7 @@ class TrainConfig:
     num_threads: int = 0
     deterministic: bool = True
     evaluate_test: bool = True
+    init_weights: str = ""
 
     def __post_init__(self):
         if not isinstance(self.model, dict) or not isinstance(self.model.get("name"), str):
@@ -282,6 +284,9 @@ class TrainConfig:
         self.num_threads = _int(self.num_threads, "num_threads")
         self.deterministic = _bool(self.deterministic, "deterministic")
         self.evaluate_test = _bool(self.evaluate_test, "evaluate_test")
+        if not isinstance(self.init_weights, (str, Path)):
+            raise _fail("init_weights", "a shipped model name or a checkpoint folder", self.init_weights)
+        self.init_weights = str(self.init_weights)
 
     def to_dict(self) -> dict:
         """Plain nested dict (JSON/TOML-ready, tuples as lists) that :func:`config_from_dict` reads back."""

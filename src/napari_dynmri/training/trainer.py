@@ -51,7 +51,8 @@ from safetensors.torch import load_file, save_file
 import napari_dynmri
 from napari_dynmri import metrics
 from napari_dynmri.losses import build_loss
-from napari_dynmri.models import build_model, save_model, select_device
+from napari_dynmri.models import build_model, resolve_model, save_model, select_device
+from napari_dynmri.models.checkpoint import state_mismatch
 from napari_dynmri.training import distributed
 from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
 from napari_dynmri.training.curves import plot_loss, plot_validation
@@ -297,6 +298,8 @@ class _Run:
 
         torch.manual_seed(config.seed)
         self.model = build_model(config.model["name"], {k: v for k, v in config.model.items() if k != "name"})
+        if config.init_weights and resume is None:
+            self._load_init_weights(config.init_weights)
         self._load_data()
         self.model.to(self.device).train()
         torch.manual_seed(config.seed + 1_000_003 * self.dist.rank)  # distinct dropout streams per rank
@@ -318,6 +321,15 @@ class _Run:
         self.last_val: dict | None = None
         if resume is not None:
             self._restore(find_checkpoint(resume))
+
+    def _load_init_weights(self, spec: str) -> None:
+        """Start from the weights of a shipped model or checkpoint; options that change no
+        parameter (such as the cascade's ``init``) may differ, the parameters must match."""
+        source, _ = resolve_model(spec)
+        mismatch = state_mismatch(self.model, source.state_dict())
+        if mismatch:
+            raise ValueError(f"init_weights {spec!r} does not fit model {self.config.model}: {mismatch}")
+        self.model.load_state_dict(source.state_dict())
 
     # data -------------------------------------------------------------------------------------
 
