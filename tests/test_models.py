@@ -95,6 +95,7 @@ def test_every_architecture_keeps_shape_and_dtype(name):
         ("naive", {"activation": "gelu"}),
         ("naive", {"activation": "silu"}),
         ("complex", {"kernel": "2+1d", "batchnorm": True, "dropout": 0.1, "depth": 2}),
+        ("complex", {"kernel": "2+1d", "depth": 2, "fuse_channels": 3}),
         ("fast", {"kernel": "3d", "depth": 2}),
         ("fast", {"batchnorm": True, "dropout": 0.1, "activation": "gelu"}),
         ("cascade", {"n_stages": 1, "block": "naive", "kernel": "2+1d"}),
@@ -273,6 +274,16 @@ def test_unknown_names_and_options_are_refused():
         build_model("cascade", {"init": "sense"})
     with pytest.raises(ValueError, match="share_frames"):
         build_model("cascade", {"init": "view-sharing", "share_frames": -1})
+
+
+def test_fuse_channels_sets_the_width_of_the_full_resolution_layer():
+    wide = _model("complex", kernel="2+1d", depth=1)
+    narrow = _model("complex", kernel="2+1d", depth=1, fuse_channels=4)
+    assert wide.block.fuse[0].weight.shape == (10, 10, 1, 3, 3)
+    assert narrow.block.fuse[0].weight.shape == (4, 10, 1, 3, 3)
+    assert narrow.block.fuse[2].weight.shape == (2, 4, 3, 1, 1)
+    with pytest.raises(ValueError, match="fuse_channels"):
+        _model("complex", fuse_channels=-2)
 
 
 def test_registry_rebuilds_from_config():

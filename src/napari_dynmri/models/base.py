@@ -50,6 +50,7 @@ _CHECKS = {
     "kernel": (lambda v: v in KERNELS, f"one of {', '.join(KERNELS)}"),
     "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
     "share_frames": (_non_negative_int, "an integer >= 0"),
+    "fuse_channels": (_non_negative_int, "an integer >= 0"),
 }
 _FLOAT_OPTIONS = ("dropout", "dc_noise_level")
 

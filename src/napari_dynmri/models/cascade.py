@@ -83,7 +83,8 @@ class Stage(nn.Module):
 
 class CascadeNet(ReconNet):
     """Registry model ``"cascade"``. Options: ``CASCADE_DEFAULTS`` plus the chosen block's options
-    (its ``DEFAULTS``: channels, depth, kernel, activation, batchnorm, dropout)."""
+    (its ``DEFAULTS``: channels, depth, kernel, activation, batchnorm, dropout; ``fuse_channels`` for
+    the complex block)."""
 
     architecture = "cascade"
 

@@ -6,7 +6,9 @@ Layers (C = ``channels``):
 2. ``depth`` (default 8) convs C->C at half resolution in H and W;
 3. up-sampling: transposed conv C->C, stride (1, 2, 2), activation;
 4. skip connection: the up-sampled features are concatenated with the block input (full resolution)
-   and a conv (C + 2)->2 fuses them;
+   and a conv (C + 2)->2 fuses them; with ``kernel="2+1d"`` its frame-wise part has
+   ``fuse_channels`` outputs (0: C + 2). This full-resolution layer dominates the block's cost, so a
+   small ``fuse_channels`` (such as 4) makes the block several times cheaper;
 5. residual: ``output = input + fused``.
 
 Odd H or W are zero-padded to even before step 1 and cropped back after step 3.
@@ -38,15 +40,17 @@ class ComplexBlock(nn.Module):
         "activation": "relu",
         "batchnorm": False,
         "dropout": 0.0,
+        "fuse_channels": 0,
     }
 
-    def __init__(self, channels, depth, kernel, activation, batchnorm, dropout):
+    def __init__(self, channels, depth, kernel, activation, batchnorm, dropout, fuse_channels):
         super().__init__()
         hidden = dict(kernel=kernel, activation=activation, batchnorm=batchnorm, dropout=dropout)
         self.down = nn.Sequential(downsample(2, channels, kernel), make_activation(activation))
         self.body = nn.Sequential(*(ConvUnit(channels, channels, **hidden) for _ in range(depth)))
         self.up = nn.Sequential(upsample(channels, channels, kernel), make_activation(activation))
-        self.fuse = ConvUnit(channels + 2, 2, kernel=kernel, activation=activation, final=True)
+        self.fuse = ConvUnit(channels + 2, 2, kernel=kernel, activation=activation, final=True,
+                             middle_channels=fuse_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

@@ -116,8 +116,8 @@ class ConvUnit(nn.Sequential):
 
     A hidden layer is conv [-> BatchNorm3d] -> activation [-> Dropout3d]. With ``final=True`` the
     layer is the bare convolution (an output layer: no normalisation, activation or dropout after it).
-    With ``kernel="2+1d"`` the convolution is a 1x3x3 conv to ``max(in, out)`` channels, the
-    activation, then a 3x1x1 conv (see the module docstring).
+    With ``kernel="2+1d"`` the convolution is a 1x3x3 conv to ``middle_channels`` channels (0:
+    ``max(in, out)``), the activation, then a 3x1x1 conv (see the module docstring).
     Input and output: float ``(B, C, T, H, W)``.
     """
 
@@ -130,12 +130,13 @@ class ConvUnit(nn.Sequential):
         batchnorm: bool = False,
         dropout: float = 0.0,
         final: bool = False,
+        middle_channels: int = 0,
     ):
         layers: list[nn.Module] = []
         if kernel == "3d":
             layers.append(nn.Conv3d(in_channels, out_channels, 3, padding=1))
         elif kernel == "2+1d":
-            middle = max(in_channels, out_channels)
+            middle = middle_channels or max(in_channels, out_channels)
             layers += [
                 FramewiseConv3d(in_channels, middle, (3, 3), padding=1),
                 make_activation(activation),
