@@ -1,6 +1,6 @@
 """Copy a trained run into the package as a shipped model, completing its model card.
 
-    .venv/bin/python scripts/ship_model.py runs/dynmri_default dynmri-default \
+    .venv/bin/python scripts/ship_model.py runs/dynmri_default_vs dynmri-default \
         --quality runs/benchmarks/quality.json
 
 Copies ``weights.safetensors`` and ``model.json`` of RUN into
@@ -17,6 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
+from napari_dynmri.recon import BUILTIN_METHODS
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "napari_dynmri" / "pretrained"
 
 TRAINING_DATA = (
@@ -31,6 +33,7 @@ def main() -> int:
     parser.add_argument("run", type=Path, help="training output folder (weights.safetensors, model.json)")
     parser.add_argument("name", help="shipped model name, e.g. dynmri-default")
     parser.add_argument("--quality", type=Path, help="quality.json of benchmarks/benchmark_models.py")
+    parser.add_argument("--benchmarked-as", help="the run's method name in --quality (default: RUN's folder name)")
     parser.add_argument("--description", help="one line for `dynmri models` (default: the trainer's)")
     args = parser.parse_args()
 
@@ -41,7 +44,10 @@ def main() -> int:
     if args.quality is not None:
         tables = json.loads(args.quality.read_text())
         table = tables["R8 LAX all 14"]
-        network = next(name for name in table if name not in ("zero-filled", "cs-ttv"))
+        network = args.benchmarked_as or args.run.resolve().name
+        if network not in table:
+            parser.error(f"{args.quality} has no method {network!r}; it has {', '.join(table)}")
+        rows_kept = [*BUILTIN_METHODS, network]
         metrics["test"] = {
             "data": "pig long-axis cines, all 14 (unseen view), R = 8, vd-random, 8 centre lines",
             "psnr": table[network]["psnr"][0],
@@ -52,7 +58,7 @@ def main() -> int:
             "zero_filled_ssim": table["zero-filled"]["ssim"][0],
         }
         metrics["lax_subset"] = {
-            title: {name: {"psnr": row["psnr"], "ssim": row["ssim"]} for name, row in rows.items()}
+            title: {name: {"psnr": row["psnr"], "ssim": row["ssim"]} for name, row in rows.items() if name in rows_kept}
             for title, rows in tables.items()
             if title != "R8 LAX all 14"
         }

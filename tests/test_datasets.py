@@ -136,6 +136,21 @@ def test_crop_is_a_window_of_a_sequence_and_pads_small_images():
     assert not padded[~inner].any()
 
 
+def test_transpose_swaps_the_image_axes_of_about_half_the_samples():
+    rng = np.random.default_rng(3)
+    cine = (rng.standard_normal((4, 10, 14)) + 1j * rng.standard_normal((4, 10, 14))).astype(np.complex64)
+    samples = CineSamples([cine], crop=None, frames=0, center_lines=2, flips=False, time_reversal=False,
+                          transpose=True)
+    targets = [samples[i]["target"].numpy() for i in range(40)]
+    swapped = [t for t in targets if t.shape == (4, 14, 10)]
+    kept = [t for t in targets if t.shape == (4, 10, 14)]
+    assert len(swapped) + len(kept) == 40 and 10 <= len(swapped) <= 30
+    np.testing.assert_array_equal(swapped[0], cine.transpose(0, 2, 1))
+    np.testing.assert_array_equal(kept[0], cine)
+    plain = CineSamples([cine], crop=None, frames=0, center_lines=2, flips=False, time_reversal=False)
+    assert all(plain[i]["target"].shape == (4, 10, 14) for i in range(10))
+
+
 def test_samples_are_deterministic_and_masks_fresh_or_fixed():
     sequences = _sequences()
     options = dict(crop=(16, 16), frames=8, accelerations=[4], center_lines=2)

@@ -30,6 +30,7 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     frames = 20                # temporal window; 0: all frames
     flips = true               # random up-down / left-right flips
     time_reversal = true       # random time reversal
+    transpose = false          # swap H and W of half the samples (anatomy in both orientations)
     intensity = [0.8, 1.25]    # random intensity factor range
     random_phase = true        # random constant phase factor exp(i phi)
     max_val_sequences = 0      # validate on the first N validation sequences only; 0: all
@@ -144,6 +145,7 @@ class DataConfig:
     frames: int = 20
     flips: bool = True
     time_reversal: bool = True
+    transpose: bool = False
     intensity: tuple = (0.8, 1.25)
     random_phase: bool = True
     max_val_sequences: int = 0
@@ -161,6 +163,7 @@ class DataConfig:
         self.frames = _int(self.frames, "data.frames")
         self.flips = _bool(self.flips, "data.flips")
         self.time_reversal = _bool(self.time_reversal, "data.time_reversal")
+        self.transpose = _bool(self.transpose, "data.transpose")
         low, high = _pair(self.intensity, "data.intensity", lambda v, w: _float(v, w, positive=True),
                           "[low, high] positive factors")
         if low > high:

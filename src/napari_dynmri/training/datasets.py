@@ -30,8 +30,8 @@ Samples
 :class:`CineSamples` draws sample ``i`` from its own generator ``numpy.random.default_rng([seed,
 i])``, so the stream is a pure function of the run seed and the sample index (deterministic,
 exactly resumable, and shardable between processes). A sample: a random sequence, a cyclic
-temporal window, a random crop (zero-padded when the image is smaller), random flips / time
-reversal, a random intensity factor and constant phase, a random acceleration from the list, then
+temporal window, optionally a random swap of the image axes (``transpose``), a random crop
+(zero-padded when the image is smaller), random flips / time reversal, a random intensity factor and constant phase, a random acceleration from the list, then
 a mask of the *cropped* shape ``(T, h, w)`` and the simulated acquisition of the cropped image.
 """
 
@@ -194,6 +194,9 @@ class CineSamples(torch.utils.data.Dataset):
             True: the mask of seed ``mask_seed`` for every sample of a given shape and acceleration.
         seed: the run seed; sample ``i`` uses ``numpy.random.default_rng([seed, i])``.
         flips: random up-down and left-right flips; time_reversal: random frame-order reversal.
+        transpose: swap H and W of half the samples (before cropping), so anatomy is seen in both
+            orientations against the phase-encoding axis; off by default, and when off the sample
+            stream is the one of earlier versions.
         intensity: ``(low, high)`` range of a uniform random intensity factor.
         random_phase: multiply by ``exp(i phi)``, ``phi`` uniform in ``[0, 2 pi)``.
         length: ``len()`` of the dataset (samples are defined for every index >= 0).
@@ -217,6 +220,7 @@ class CineSamples(torch.utils.data.Dataset):
         seed: int = 0,
         flips: bool = True,
         time_reversal: bool = True,
+        transpose: bool = False,
         intensity: tuple[float, float] = (1.0, 1.0),
         random_phase: bool = False,
         length: int = 2**31 - 1,
@@ -248,6 +252,7 @@ class CineSamples(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.flips = bool(flips)
         self.time_reversal = bool(time_reversal)
+        self.transpose = bool(transpose)
         self.intensity = (float(intensity[0]), float(intensity[1]))
         self.random_phase = bool(random_phase)
         self.length = int(length)
@@ -268,6 +273,8 @@ class CineSamples(torch.utils.data.Dataset):
         if self.frames:
             start = int(rng.integers(n_frames))
             cine = cine[(start + np.arange(self.frames)) % n_frames]  # cine cycles are periodic
+        if self.transpose and rng.random() < 0.5:
+            cine = cine.transpose(0, 2, 1)
         if self.crop is not None:
             cine = _crop(cine, self.crop, rng)
         flip_y, flip_x, reverse = rng.random(3) < 0.5

@@ -355,8 +355,8 @@ class _Run:
             [cine for _, cine in train],
             crop=data.crop, frames=data.frames, mask_kind=mask.kind, accelerations=mask.accelerations,
             center_lines=mask.center_lines, fixed_masks=mask.fixed, mask_seed=mask.seed, seed=self.config.seed,
-            flips=data.flips, time_reversal=data.time_reversal, intensity=data.intensity,
-            random_phase=data.random_phase,
+            flips=data.flips, time_reversal=data.time_reversal, transpose=data.transpose,
+            intensity=data.intensity, random_phase=data.random_phase,
         )
 
     def batch_indices(self, iteration: int) -> list[int]:
