@@ -135,10 +135,13 @@ def plot(quality_tables: dict, speeds: dict, path: Path) -> None:
 
     table = quality_tables[f"R8 LAX {','.join(map(str, BART_SUBSET))}"]
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-    for name, row in table.items():
+    for index, (name, row) in enumerate(table.items()):
         if name in speeds:
             ax.scatter(speeds[name]["seconds_median"], row["psnr"][0], s=40)
-            ax.annotate(name, (speeds[name]["seconds_median"], row["psnr"][0]), textcoords="offset points", xytext=(5, 5))
+            # labels alternate above and below their points, so neighbours do not overlap
+            ax.annotate(name, (speeds[name]["seconds_median"], row["psnr"][0]), textcoords="offset points",
+                        xytext=(5, 5 if index % 2 else -14))
+    ax.margins(x=0.2, y=0.1)
     ax.set_xlabel("whole dynmri recon process, s (20 x 256 x 256)")
     ax.set_ylabel("PSNR, dB (pig LAX, R = 8)")
     ax.grid(alpha=0.3)

@@ -1,13 +1,15 @@
 """Copy a trained run into the package as a shipped model, completing its model card.
 
-    .venv/bin/python scripts/ship_model.py runs/dynmri_default_vs dynmri-default \
+    .venv/bin/python scripts/ship_model.py runs/dynmri_default_stage3 dynmri-default \
         --quality runs/benchmarks/quality.json
 
 Copies ``weights.safetensors`` and ``model.json`` of RUN into
 ``src/napari_dynmri/pretrained/NAME/``, adds the card keys the package promises (``name``,
 ``training_data``, ``licence``) and, with ``--quality`` (the JSON written by
 ``benchmarks/benchmark_models.py``), the pig long-axis figures as ``metrics.test`` (the trainer's
-short-axis test split stays as ``metrics.test_sax``).
+short-axis test split stays as ``metrics.test_sax``). A run fine-tuned from another
+(``init_weights``) gets the chain of runs it grew from as ``training.stages`` (paths are read
+relative to the working directory, the repository root).
 """
 
 from __future__ import annotations
@@ -26,6 +28,22 @@ TRAINING_DATA = (
     "(GE Signa Excite 1.5 T, 20 phases, 256 x 256, 0.82 mm), public repository WrightGroupSRI/ep-dataset; "
     "k-space simulated from the magnitude images. The long-axis cines of the same animal were never used."
 )
+
+
+def training_stages(card: dict, repo: Path) -> list[dict]:
+    """The runs whose weights this one started from (``init_weights``), oldest first, then this one.
+
+    Each stage: iterations, training seconds, the kept weights' iteration and the full config.
+    """
+    stages = []
+    while card is not None:
+        training = card.get("training", {})
+        config = training.get("config", {})
+        stages.append({key: training.get(key) for key in ("iterations", "seconds", "weights_iteration")}
+                      | {"config": config})
+        parent = config.get("init_weights")
+        card = json.loads((repo / parent / "model.json").read_text()) if parent else None
+    return stages[::-1]
 
 
 def main() -> int:
@@ -62,6 +80,7 @@ def main() -> int:
             for title, rows in tables.items()
             if title != "R8 LAX all 14"
         }
+    card["training"]["stages"] = training_stages(card, Path.cwd())
     card["name"] = args.name
     if args.description:
         card["description"] = args.description
