@@ -17,8 +17,8 @@ import numpy as np
 
 from napari_dynmri.recon.methods import ReconCancelled
 
-DEFAULT_WINDOW = 20
-DEFAULT_OVERLAP = 6
+DEFAULT_WINDOW = 32
+DEFAULT_OVERLAP = 8
 
 
 def check_window(window: int, overlap: int) -> None:
