@@ -124,6 +124,22 @@ def test_reconstruct_runs_cs_in_a_worker_with_progress(viewer, qtbot, phantom):
         zero_filled.metadata[COMPLEX_KEY], phantom).mean() + 3
 
 
+def test_reconstruct_offers_view_sharing_and_hides_the_cs_options(viewer, qtbot, phantom):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    assert "view-sharing" in widget.model.choices
+    widget.model.value = "view-sharing"
+    assert not widget.lam.visible and not widget.iterations.visible
+    widget.device.value = "cpu"
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    recon = viewer.layers["recon (view-sharing)"]
+    assert recon.metadata[SETTINGS_KEY]["model"] == "view-sharing"
+    assert psnr_per_frame(recon.metadata[COMPLEX_KEY], phantom).mean() > psnr_per_frame(
+        zero_filled.metadata[COMPLEX_KEY], phantom).mean() + 2
+
+
 def test_reconstruct_undersamples_a_fully_sampled_layer_on_the_fly(viewer, qtbot, monkeypatch):
     use_method(monkeypatch, StandInMethod())
     widget = ReconstructWidget(viewer)
