@@ -1,7 +1,7 @@
 """Copy a trained run into the package as a shipped model, completing its model card.
 
     .venv/bin/python scripts/ship_model.py runs/dynmri_default_stage3 dynmri-default \
-        --quality runs/benchmarks/quality.json
+        --quality runs/benchmarks/quality.json --benchmarked-as dynmri-default
 
 Copies ``weights.safetensors`` and ``model.json`` of RUN into
 ``src/napari_dynmri/pretrained/NAME/``, adds the card keys the package promises (``name``,
