@@ -46,24 +46,26 @@ def view_share(kspace, mask, half_window: int = DEFAULT_HALF_WINDOW):
     if is_torch(kspace):
         import torch
 
-        lib, sampled = torch, mask.to(torch.bool)
-        weight = sampled.to(kspace.real.dtype)
-        stack = torch.stack
+        lib, sampled, stack = torch, mask.to(torch.bool), torch.stack
+
+        def at_least_one(count):
+            return count.clamp_min(1)
     else:
-        lib, sampled = np, np.asarray(mask, dtype=bool)
-        weight = sampled.astype(kspace.real.dtype)
-        stack = np.stack
-    measured = lib.where(sampled, kspace, 0 * kspace)
-    counts = weight * lib.ones_like(measured.real)  # broadcast the mask to kspace's shape
-    all_sum, all_count = measured.sum(-3), counts.sum(-3)
-    overall = all_sum / lib.where(all_count > 0, all_count, 1 + 0 * all_count)
+        lib, sampled, stack = np, np.asarray(mask, dtype=bool), np.stack
+
+        def at_least_one(count):
+            return np.maximum(count, 1)
+
+    # mask as 0/1 of kspace's full shape: per-position counts of measurements, and measured values
+    counts = sampled * lib.ones_like(kspace.real)
+    measured = kspace * counts
+    overall = measured.sum(-3) / at_least_one(counts.sum(-3))
     n_frames = kspace.shape[-3]
     frames = []
     for t in range(n_frames):
         lo, hi = max(0, t - half_window), min(n_frames, t + half_window + 1)
-        near_sum = measured[..., lo:hi, :, :].sum(-3)
         near_count = counts[..., lo:hi, :, :].sum(-3)
-        near = near_sum / lib.where(near_count > 0, near_count, 1 + 0 * near_count)
+        near = measured[..., lo:hi, :, :].sum(-3) / at_least_one(near_count)
         fill = lib.where(near_count > 0, near, overall)
         frames.append(lib.where(sampled[..., t, :, :], kspace[..., t, :, :], fill))
     return stack(frames, -3)

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from napari_dynmri.physics.fft import ifft2c
+from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW, view_share
 
 ZERO_FILLED = "zero-filled"
 VIEW_SHARING = "view-sharing"
@@ -81,45 +82,46 @@ class ReconMethod:
         return f"<{type(self).__name__} {self.name!r} on {self.device}>"
 
 
-class ZeroFilled(ReconMethod):
+class OneStepMethod(ReconMethod):
+    """A method computed in one step from k-space and mask: cancellable before, one progress tick after."""
+
+    def image(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """complex64 ``(T, H, W)`` k-space (zero where not sampled), bool mask -> complex ``(T, H, W)`` image."""
+        raise NotImplementedError
+
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
+        kspace, mask = check_recon_inputs(kspace, mask)
+        if should_stop is not None and should_stop():
+            raise ReconCancelled("the reconstruction was cancelled")
+        image = self.image(kspace * mask, mask).astype(np.complex64)
+        if progress is not None:
+            progress(1, 1)
+        return image
+
+
+class ZeroFilled(OneStepMethod):
     """The inverse FFT of the zero-filled k-space."""
 
     name = ZERO_FILLED
     description = "inverse FFT of the measured k-space, zeros elsewhere"
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        kspace, mask = check_recon_inputs(kspace, mask)
-        if should_stop is not None and should_stop():
-            raise ReconCancelled("the reconstruction was cancelled")
-        image = ifft2c(kspace * mask).astype(np.complex64)
-        if progress is not None:
-            progress(1, 1)
-        return image
+    def image(self, kspace, mask):
+        return ifft2c(kspace)
 
 
-class ViewSharing(ReconMethod):
+class ViewSharing(OneStepMethod):
     """Each frame's missing lines filled from neighbouring frames, see :func:`napari_dynmri.physics.view_share`."""
 
     name = VIEW_SHARING
 
     def __init__(self, half_window: int | None = None):
-        from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW
-
         self.half_window = DEFAULT_HALF_WINDOW if half_window is None else int(half_window)
         if self.half_window < 0:
             raise ValueError(f"half_window must be >= 0, got {self.half_window}")
         self.description = f"k-t view sharing over {2 * self.half_window + 1} frames"
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        from napari_dynmri.physics.view_sharing import view_share
-
-        kspace, mask = check_recon_inputs(kspace, mask)
-        if should_stop is not None and should_stop():
-            raise ReconCancelled("the reconstruction was cancelled")
-        image = ifft2c(view_share(kspace, mask, self.half_window)).astype(np.complex64)
-        if progress is not None:
-            progress(1, 1)
-        return image
+    def image(self, kspace, mask):
+        return ifft2c(view_share(kspace, mask, self.half_window))
 
 
 class TemporalTVMethod(ReconMethod):
