@@ -214,7 +214,7 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
-    methods = ["zero-filled", "view-sharing", "cs-ttv", *args.models]
+    methods = ["zero-filled", "view-sharing", "cs-ttv", "cs-xf", "cs-lps", "cs-auto", *args.models]
     tables = quality(args.data, methods, args.threads)
     (args.work / "quality.json").write_text(json.dumps(tables, indent=2))
     speeds, long = {}, None

@@ -3,6 +3,18 @@
 import pytest
 
 
+@pytest.fixture(scope="module")
+def cs_acquisition():
+    """``(target, mask, kspace, zero_filled)`` of an 8 x 48 x 48 phantom cine, R = 4 vd-random, 6 centre lines."""
+    from napari_dynmri.data.phantom import cardiac_phantom
+    from napari_dynmri.physics import make_mask, undersample
+
+    target = cardiac_phantom(8, 48, 48, seed=1)
+    mask = make_mask("vd-random", target.shape, 4, center_lines=6, seed=1)
+    kspace, zero_filled = undersample(target, mask)
+    return target, mask, kspace, zero_filled
+
+
 @pytest.fixture
 def napari_notifications():
     """napari notifications shown during the test, as a list of ``(severity, message)`` pairs."""

@@ -44,8 +44,31 @@ def test_recon_of_a_simulate_npz_writes_all_keys(simulated, tmp_path, capsys):
         meta = json.loads(str(saved["meta"]))
     assert meta["method"] == "cs-ttv" and meta["device"] == "cpu" and meta["seconds"] >= 0
     assert meta["acquisition"]["seed"] == 3
+    assert meta["settings"]["weight"] == "automatic" and meta["settings"]["lam"] > 0
     assert psnr(recon, sim.target) > psnr(sim.zero_filled, sim.target) + 3
-    assert "PSNR" in capsys.readouterr().out
+    out_line = capsys.readouterr().out
+    assert "PSNR" in out_line and f"lam {meta['settings']['lam']:g}, automatic" in out_line
+
+
+def test_recon_default_method_and_a_fixed_weight(simulated, tmp_path, capsys):
+    from napari_dynmri.recon import DEFAULT_METHOD
+
+    path, _ = simulated
+    out = tmp_path / "recon.npz"
+    assert main(["recon", str(path), "-o", str(out), "--device", "cpu", "--lam", "0.002", "--iterations", "7"]) == 0
+    with np.load(out) as saved:
+        meta = json.loads(str(saved["meta"]))
+    assert meta["method"] == DEFAULT_METHOD
+    assert meta["settings"] == {**meta["settings"], "lam": 0.002, "weight": "fixed", "iterations": 7}
+    assert "lam 0.002, fixed" in capsys.readouterr().out
+    assert main(["recon", str(path), "-o", str(out), "--overwrite", "--model", "view-sharing", "--lam", "1"]) == 2
+    assert "has no option(s) lam" in capsys.readouterr().err
+    assert main(["recon", str(path), "-o", str(out), "--overwrite", "--model", "cs-xf", "--lam", "-1"]) == 2
+    assert "lam must be" in capsys.readouterr().err
+    assert main(["recon", str(path), "-o", str(out), "--overwrite", "--adapt-iterations", "5"]) == 2
+    assert "--adapt-iterations needs --adapt" in capsys.readouterr().err
+    assert main(["recon", str(path), "-o", str(out), "--overwrite", "--model", "cs-xf", "--adapt"]) == 2
+    assert "has no option(s) adapt" in capsys.readouterr().err
 
 
 def test_recon_zero_filled_of_a_raw_cine_uses_the_mask_options(tmp_path):

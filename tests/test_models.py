@@ -26,6 +26,7 @@ from napari_dynmri.models import (
 from napari_dynmri.models.checkpoint import WEIGHTS_FILE
 from napari_dynmri.models.layers import FramewiseConv3d, FramewiseConvTranspose3d, TemporalConv3d
 from napari_dynmri.physics import fft2c, ifft2c, make_mask, view_share
+from napari_dynmri.recon import DEFAULT_METHOD
 
 SHAPE = (1, 7, 90, 117)  # (B, T, H, W): W odd, to exercise padding
 SMALL = (1, 5, 33, 45)  # H and W odd, for the option sweep
@@ -177,6 +178,26 @@ def test_view_sharing_cascade_with_identity_blocks_returns_the_view_shared_image
     assert not torch.allclose(out, zero_filled, atol=1e-3)
 
 
+def test_cs_xf_cascade_with_identity_blocks_returns_the_cs_xf_image():
+    from napari_dynmri.recon.sparse import xf_reconstruct
+
+    zero_filled, kspace, mask = _acquisition(SMALL, scale=3.0)
+    model = _model("cascade", n_stages=2, block="complex", depth=2, init="cs-xf", init_lam=0.002,
+                   init_iterations=20)
+    for stage in model.stages:
+        for parameter in stage.block.fuse.parameters():
+            torch.nn.init.zeros_(parameter)
+    with torch.no_grad():
+        out = model(zero_filled, kspace, mask)
+    full_mask = mask.expand_as(kspace)[0].numpy()
+    start = xf_reconstruct(kspace[0].numpy(), full_mask, lam=0.002, iterations=20)
+    # identity blocks, then hard data consistency: the measured lines of the start are restored
+    expected = ifft2c(np.where(full_mask, kspace[0].numpy(), fft2c(start)))
+    np.testing.assert_allclose(out[0].numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="init_lam"):
+        build_model("cascade", {"init": "cs-xf", "init_lam": -1.0})
+
+
 @pytest.mark.parametrize(
     "name, config",
     [("naive", {}), ("complex", {"depth": 2}), ("fast", {}), ("cascade", {"n_stages": 2, "dc": "soft"})],
@@ -270,7 +291,7 @@ def test_unknown_names_and_options_are_refused():
         build_model("fast", {"kernel": "2d"})
     with pytest.raises(ValueError, match="dc_noise_level"):
         build_model("cascade", {"dc": "soft", "dc_noise_level": 0})
-    with pytest.raises(ValueError, match="init.*zero-filled, view-sharing"):
+    with pytest.raises(ValueError, match="init.*zero-filled, view-sharing, cs-xf"):
         build_model("cascade", {"init": "sense"})
     with pytest.raises(ValueError, match="share_frames"):
         build_model("cascade", {"init": "view-sharing", "share_frames": -1})
@@ -336,7 +357,8 @@ def test_models_command_lists_a_shipped_model(monkeypatch, tmp_path, capsys):
     args = parser.parse_args(["models"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "tiny (default)" in out and "naive" in out and "4,8" in out and "31.23" in out and "0.9100" in out
+    assert f"the demo and the Reconstruct widget: {DEFAULT_METHOD} (chosen by" in out
+    assert "tiny (default network)" in out and "naive" in out and "4,8" in out and "31.23" in out and "0.9100" in out
 
 
 def test_batch_samples_are_normalised_separately():

@@ -4,8 +4,7 @@ import re
 
 from napari_dynmri._napari import _demo, _reconstruct_widget
 from napari_dynmri.cli import build_parser, main
-from napari_dynmri.models.pretrained import DEFAULT_MODEL
-from napari_dynmri.recon import CS_TTV, ZeroFilled
+from napari_dynmri.recon import DEFAULT_METHOD, ZeroFilled
 
 
 def test_demo_lists_in_help():
@@ -14,7 +13,7 @@ def test_demo_lists_in_help():
     assert (args.sample, args.acceleration, args.model, args.device) == ("pig", 8.0, None, "auto")
 
 
-def test_demo_undersamples_reconstructs_and_compares(monkeypatch, capsys, qtbot, napari_notifications):
+def test_demo_undersamples_reconstructs_and_compares(monkeypatch, capsys, qtbot):
     specs = []
     monkeypatch.setattr(_reconstruct_widget, "get_method",
                         lambda spec, device, **options: specs.append(spec) or ZeroFilled())
@@ -25,11 +24,9 @@ def test_demo_undersamples_reconstructs_and_compares(monkeypatch, capsys, qtbot,
     zero_filled_psnr = float(re.search(r"^zero-filled: PSNR (\d+\.\d\d)", out, re.M).group(1))
     assert recon and recon.group(1) == specs[0]
     assert float(recon.group(2)) == zero_filled_psnr  # the stand-in returns the zero-filled image
-    if specs[0] == CS_TTV:  # no shipped model installed: the fallback says so
-        assert any(severity == "warning" and DEFAULT_MODEL in message for severity, message in napari_notifications)
-    else:
-        assert specs[0] == DEFAULT_MODEL
+    assert specs == [DEFAULT_METHOD]
 
 
 def test_demo_model_prefers_what_the_user_names():
     assert _demo.demo_model("some/checkpoint.safetensors") == "some/checkpoint.safetensors"
+    assert _demo.demo_model(None) == DEFAULT_METHOD

@@ -20,7 +20,8 @@ from napari_dynmri.io import read_cine
 from napari_dynmri.losses.edges import sobel_magnitude
 from napari_dynmri.metrics import psnr_per_frame, ssim_per_frame
 from napari_dynmri.physics import make_mask, undersample
-from napari_dynmri.recon import ReconCancelled
+from napari_dynmri.recon import ReconCancelled, ReconMethod
+from napari_dynmri.recon.weight import DEFAULT_FACTORS
 
 SHAPE = (8, 64, 64)
 
@@ -51,7 +52,7 @@ def reconstruct(qtbot, widget, timeout=60_000):
     qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
 
 
-class StandInMethod:
+class StandInMethod(ReconMethod):
     """A reconstruction method doing nothing useful, slowly, or failing on purpose."""
 
     device = "cpu"
@@ -69,6 +70,11 @@ class StandInMethod:
         if self.error is not None:
             raise self.error
         return np.fft.ifft2(kspace).astype(np.complex64)
+
+
+def shown(widget) -> bool:
+    """Whether ``widget`` is set to show (``visible`` is False for every widget of a hidden container)."""
+    return not widget.native.isHidden()
 
 
 def use_method(monkeypatch, method):
@@ -102,26 +108,62 @@ def test_undersample_uses_the_displayed_slice_of_a_multislice_cine(make_napari_v
     assert layers[-1].metadata[SETTINGS_KEY]["slice"] == 1
 
 
-def test_reconstruct_runs_cs_in_a_worker_with_progress(viewer, qtbot, phantom):
+@pytest.mark.parametrize("spec", ["cs-ttv", "cs-xf"])
+def test_reconstruct_runs_cs_in_a_worker_with_progress(viewer, qtbot, phantom, spec):
     _, (_, _, zero_filled) = undersampled(viewer)
     widget = ReconstructWidget(viewer)
     widget.image.value = zero_filled
-    widget.model.value = "cs-ttv"
+    widget.model.value = spec
+    assert shown(widget.automatic_weight) and widget.automatic_weight.value and not shown(widget.lam)
     widget.iterations.value = 15
     widget.device.value = "cpu"
     widget.run()
     assert widget.running and widget.cancel_button.enabled and not widget.run_button.enabled
     bar = widget.progress_bar
     qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
-    assert bar.n == bar.total == 15
-    recon = viewer.layers["recon (cs-ttv)"]
+    assert bar.n == bar.total == 15 * (len(DEFAULT_FACTORS) + 1)  # candidate weights, then the final solve
+    recon = viewer.layers[f"recon ({spec})"]
     assert recon is widget.result_layer
-    assert widget.status.value == "device: cpu"
+    assert widget.status.value.startswith("done in ") and "automatic" in widget.status.value
     settings = recon.metadata[SETTINGS_KEY]
     assert (settings["model"], settings["device"], settings["mask"], settings["reference"]) == (
-        "cs-ttv", "cpu", "vd-random", "phantom")
+        spec, "cpu", "vd-random", "phantom")
+    assert settings["method_settings"]["weight"] == "automatic" and settings["method_settings"]["lam"] > 0
     assert psnr_per_frame(recon.metadata[COMPLEX_KEY], phantom).mean() > psnr_per_frame(
         zero_filled.metadata[COMPLEX_KEY], phantom).mean() + 3
+
+
+def test_reconstruct_takes_a_fixed_cs_weight(viewer, qtbot, monkeypatch):
+    seen = []
+    monkeypatch.setattr(_reconstruct_widget, "get_method",
+                        lambda spec, device, **options: seen.append((spec, options)) or StandInMethod())
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    widget.model.value = "cs-lps"
+    widget.automatic_weight.value = False
+    assert shown(widget.lam) and shown(widget.iterations)
+    widget.lam.value = 0.004
+    reconstruct(qtbot, widget)
+    assert seen == [("cs-lps", {"lam": 0.004, "iterations": 100})]
+    assert not shown(widget.adapt)  # adaptation is for networks
+
+
+def test_reconstruct_offers_adaptation_for_networks(viewer, qtbot, monkeypatch):
+    seen = []
+    monkeypatch.setattr(_reconstruct_widget, "get_method",
+                        lambda spec, device, **options: seen.append((spec, options)) or StandInMethod())
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    widget.model.value = _reconstruct_widget.CHECKPOINT
+    widget.checkpoint.value = __file__  # any existing file: the stand-in method ignores it
+    assert shown(widget.adapt) and not shown(widget.adapt_iterations)
+    widget.adapt.value = True
+    assert shown(widget.adapt_iterations)
+    widget.adapt_iterations.value = 7
+    reconstruct(qtbot, widget)
+    assert seen == [(__file__, {"adapt": True, "adapt_iterations": 7})]
 
 
 def test_reconstruct_offers_view_sharing_and_hides_the_cs_options(viewer, qtbot, phantom):
@@ -130,7 +172,7 @@ def test_reconstruct_offers_view_sharing_and_hides_the_cs_options(viewer, qtbot,
     widget.image.value = zero_filled
     assert "view-sharing" in widget.model.choices
     widget.model.value = "view-sharing"
-    assert not widget.lam.visible and not widget.iterations.visible
+    assert not shown(widget.lam) and not shown(widget.iterations) and not shown(widget.automatic_weight)
     widget.device.value = "cpu"
     widget.run()
     qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
@@ -157,6 +199,7 @@ def test_cancel_stops_a_running_reconstruction_and_changes_nothing(viewer, qtbot
     widget = ReconstructWidget(viewer)
     widget.image.value = zero_filled
     widget.model.value = "cs-ttv"
+    widget.automatic_weight.value = False
     widget.iterations.value = 100_000  # minutes of work unless cancelled
     widget.device.value = "cpu"
     names = [layer.name for layer in viewer.layers]

@@ -17,6 +17,7 @@ from napari_dynmri.recon import (
     ZeroFilled,
     get_method,
 )
+from napari_dynmri.recon.weight import DEFAULT_FACTORS
 from napari_dynmri.recon.windowed import window_starts, window_weights, windowed_apply
 
 
@@ -155,7 +156,7 @@ def test_short_cine_is_one_window():
     assert calls == [kspace.shape]
 
 
-@pytest.mark.parametrize("spec", ["zero-filled", "cs-ttv", "network"])
+@pytest.mark.parametrize("spec", ["zero-filled", "cs-ttv", "cs-xf", "cs-lps", "network"])
 def test_should_stop_cancels(spec):
     _, kspace, mask = _acquisition(n_frames=30, size=16)
     if spec == "network":
@@ -173,20 +174,26 @@ def test_should_stop_cancels(spec):
     assert len(seen) <= 1
 
 
-@pytest.mark.parametrize("spec", ["zero-filled", "cs-ttv", "network"])
+@pytest.mark.parametrize("spec", ["zero-filled", "cs-ttv", "cs-xf", "cs-lps", "cs-xf fixed", "network"])
 def test_progress_counts_up_to_total(spec):
     _, kspace, mask = _acquisition(n_frames=30, size=16)
     if spec == "network":
         method = NetworkMethod(FrameConv(), name="m", window=12, overlap=4)
+    elif spec.startswith("cs-"):
+        name, _, fixed = spec.partition(" ")
+        method = get_method(name, device="cpu", iterations=5, lam=0.01 if fixed else None)
     else:
-        method = get_method(spec, device="cpu", **({"iterations": 5} if spec == "cs-ttv" else {}))
+        method = get_method(spec, device="cpu")
     calls = []
     method.reconstruct(kspace, mask, progress=lambda done, total: calls.append((done, total)))
     done = [d for d, _ in calls]
     total = calls[-1][1]
     assert done == sorted(done) and len(set(done)) == len(done)
     assert done[-1] == total and all(t == total for _, t in calls)
-    expected_total = {"zero-filled": 1, "cs-ttv": 5, "network": len(window_starts(30, 12, 4))}[spec]
+    # an automatic weight solves once per candidate factor before the final reconstruction
+    automatic = 5 * (len(DEFAULT_FACTORS) + 1)
+    expected_total = {"zero-filled": 1, "cs-ttv": automatic, "cs-xf": automatic, "cs-lps": automatic,
+                      "cs-xf fixed": 5, "network": len(window_starts(30, 12, 4))}[spec]
     assert total == expected_total
 
 

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from napari.utils.notifications import show_warning
-
 from napari_dynmri._napari._reconstruct_widget import CHECKPOINT
-from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
-from napari_dynmri.recon import CS_TTV
+from napari_dynmri.recon import DEFAULT_METHOD
 
 PLUGIN = "napari-dynmri"
 
 
 def demo_model(model: str | None) -> str:
-    """``model`` when given, else the shipped default model, else ``cs-ttv`` (with a warning)."""
-    if model:
-        return model
-    if DEFAULT_MODEL in {entry["name"] for entry in list_pretrained()}:
-        return DEFAULT_MODEL
-    show_warning(f"The shipped model '{DEFAULT_MODEL}' is not installed; the demo reconstructs with "
-                 f"{CS_TTV} (compressed sensing) instead.")
-    return CS_TTV
+    """``model`` when given, else the default method (``napari_dynmri.recon.DEFAULT_METHOD``)."""
+    return model or DEFAULT_METHOD
 
 
 def start_demo(viewer, sample: str = "pig", acceleration: float = 8.0, model: str | None = None,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_info
@@ -28,8 +28,9 @@ from napari_dynmri._napari._layers import (
 from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
 from napari_dynmri.models.device import DEVICE_SPECS
 from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
-from napari_dynmri.recon import CS_TTV, VIEW_SHARING, ReconCancelled, get_method
-from napari_dynmri.recon.cs import DEFAULT_ITERATIONS, DEFAULT_LAM
+from napari_dynmri.recon import BUILTIN_METHODS, DEFAULT_METHOD, ReconCancelled, get_method
+from napari_dynmri.recon.adapt import DEFAULT_ADAPT_ITERATIONS
+from napari_dynmri.recon.methods import AUTO, CS_METHODS
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -38,9 +39,11 @@ CHECKPOINT = "checkpoint file..."
 
 
 def model_choices() -> list[str]:
-    """Shipped models (the default first), then ``cs-ttv`` and ``view-sharing``, then the checkpoint-file entry."""
+    """The default method first, then the other built-in methods, the shipped models (the default
+    network first) and the checkpoint-file entry."""
     names = sorted((entry["name"] for entry in list_pretrained()), key=lambda name: name != DEFAULT_MODEL)
-    return [*names, CS_TTV, VIEW_SHARING, CHECKPOINT]
+    ordered = [DEFAULT_METHOD, *BUILTIN_METHODS, *names, CHECKPOINT]
+    return list(dict.fromkeys(ordered))
 
 
 def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop) -> tuple:
@@ -75,15 +78,19 @@ class ReconstructWidget(Container):
         self.image = ComboBox(label="input", choices=lambda _: image_choices(napari_viewer))
         self.model = ComboBox(label="model", choices=model_choices())
         self.checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
-        self.lam = FloatSpinBox(label="CS lambda", value=DEFAULT_LAM, min=0.0, max=10.0, step=0.001)
-        self.iterations = SpinBox(label="CS iterations", value=DEFAULT_ITERATIONS, min=1, max=100_000)
+        self.automatic_weight = CheckBox(label="CS weight", text="automatic (held-out lines)", value=True)
+        self.lam = FloatSpinBox(label="CS lambda", value=0.001, min=0.0, max=10.0, step=0.0001)
+        self.iterations = SpinBox(label="CS iterations", value=100, min=1, max=100_000)
+        self.adapt = CheckBox(label="network", text="adapt to this scan (self-supervised)", value=False)
+        self.adapt_iterations = SpinBox(label="adapt steps", value=DEFAULT_ADAPT_ITERATIONS, min=1, max=10_000)
         self.device = ComboBox(label="device", choices=DEVICE_SPECS, value="auto")
         self.input_note = Label(value="")
         self.run_button = PushButton(text="Reconstruct")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.status = Label(value="device: -")
-        self.extend([self.image, self.input_note, self.model, self.checkpoint, self.lam, self.iterations,
-                     self.device, self.run_button, self.cancel_button, self.status])
+        self.extend([self.image, self.input_note, self.model, self.checkpoint, self.automatic_weight, self.lam,
+                     self.iterations, self.adapt, self.adapt_iterations, self.device, self.run_button,
+                     self.cancel_button, self.status])
         self.worker = None
         self.result_layer = None  # the layer the last successful run added
         self._stop = threading.Event()
@@ -94,6 +101,8 @@ class ReconstructWidget(Container):
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.model.changed.connect(self._show_model_options)
+        self.automatic_weight.changed.connect(self._show_model_options)
+        self.adapt.changed.connect(self._show_model_options)
         self.image.changed.connect(self._describe_input)
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
         napari_viewer.layers.events.removed.connect(self.reset_choices)
@@ -119,7 +128,12 @@ class ReconstructWidget(Container):
         except USER_ERRORS as err:
             report_error(err, f"reconstruct '{layer.name}'")
             return
-        options = {"lam": self.lam.value, "iterations": self.iterations.value} if spec == CS_TTV else {}
+        options = {}
+        if spec in CS_METHODS:
+            options = {"lam": AUTO if self.automatic_weight.value else self.lam.value,
+                       "iterations": self.iterations.value}
+        elif spec not in BUILTIN_METHODS and self.adapt.value:
+            options = {"adapt": True, "adapt_iterations": self.adapt_iterations.value}
         self._stop.clear()
         self.result_layer = None
         self.progress_bar = progress(total=0, desc=f"recon ({label})")
@@ -179,8 +193,11 @@ class ReconstructWidget(Container):
             return
         if undersampled is not None:
             add_undersampled_layers(self._viewer, layer, *undersampled)
+        seconds = time.perf_counter() - started
         settings.update(model=label, model_spec=spec, method=method.description, device=method.device,
-                        seconds=round(time.perf_counter() - started, 3))
+                        seconds=round(seconds, 3), method_settings=method.settings)
+        chosen = method.settings_summary()
+        self.status.value = f"done in {seconds:.1f} s on {method.device}" + (f" ({chosen})" if chosen else "")
         self.result_layer = add_cine_layer(self._viewer, payload, f"recon ({label})", layer, role="recon",
                                            metadata={SETTINGS_KEY: settings, REFERENCE_KEY: settings["reference"]},
                                            contrast_limits=tuple(layer.contrast_limits))
@@ -195,7 +212,16 @@ class ReconstructWidget(Container):
 
     def _show_model_options(self, *_) -> None:
         self.checkpoint.visible = self.model.value == CHECKPOINT
-        self.lam.visible = self.iterations.visible = self.model.value == CS_TTV
+        network = self.model.value not in BUILTIN_METHODS
+        self.adapt.visible = network
+        self.adapt_iterations.visible = network and self.adapt.value
+        compressed_sensing = self.model.value in CS_METHODS
+        self.automatic_weight.visible = self.iterations.visible = compressed_sensing
+        self.lam.visible = compressed_sensing and not self.automatic_weight.value
+        if compressed_sensing:
+            method = CS_METHODS[self.model.value]
+            self.iterations.value = method.default_iterations
+            self.lam.value = method.default_weights["lam"]
 
     def _describe_input(self, *_) -> None:
         layer = self.image.value

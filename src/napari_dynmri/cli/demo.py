@@ -11,13 +11,14 @@ def register(subparsers) -> None:
         "demo",
         help="open napari: pig cine, 8x undersampling, reconstruction, comparison",
         description="Open napari with the bundled pig cine, simulate 8x k-t undersampling, reconstruct "
-        "with the shipped default model (cs-ttv when none is installed) and show reference, zero-filled "
+        "with the default method (see `dynmri recon --help`) and show reference, zero-filled "
         "and reconstruction side by side with per-frame PSNR/SSIM.",
     )
     parser.add_argument("--sample", choices=("pig", "phantom"), default="pig", help="sample cine (default: pig)")
     parser.add_argument("--acceleration", type=float, default=8.0, help="acceleration R (default: 8)")
     parser.add_argument("--model", default=None,
-                        help="shipped model name, cs-ttv or a checkpoint path (default: the shipped default model)")
+                        help="a method (cs-auto, cs-xf, cs-lps, cs-ttv, view-sharing), shipped model name or "
+                        "checkpoint path (default: the default method)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--no-show", action="store_true",
                         help="work in a hidden window, print the metrics and exit (for tests and scripts)")

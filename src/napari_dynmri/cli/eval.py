@@ -17,7 +17,7 @@ from pathlib import Path
 
 from napari_dynmri.cli import UserError
 from napari_dynmri.physics import MASK_KINDS
-from napari_dynmri.recon.methods import ZERO_FILLED
+from napari_dynmri.recon.methods import CS_METHODS, ZERO_FILLED
 
 SPLITS = ("test", "val", "train", "all")
 # The trainer's default split seed (training config data.split_seed), so "test" is the trainer's test part.
@@ -36,7 +36,8 @@ def register(subparsers) -> None:
         "--model",
         action="append",
         required=True,
-        help="shipped model name, checkpoint path, cs-ttv, view-sharing or zero-filled; repeat for several",
+        help="cs-auto, cs-xf, cs-lps, cs-ttv, view-sharing, zero-filled, a shipped model name or a checkpoint "
+        "path; repeat for several",
     )
     parser.add_argument(
         "--data",
@@ -53,6 +54,8 @@ def register(subparsers) -> None:
     parser.add_argument("--acceleration", type=float, default=8.0, help="acceleration R (default: 8)")
     parser.add_argument("--center-lines", type=int, default=8, help="always-sampled centre rows (default: 8)")
     parser.add_argument("--seed", type=int, default=0, help="mask seed of the first sequence (default: 0)")
+    parser.add_argument("--lam", default=None,
+                        help="weight of every compressed-sensing method, or 'auto' (default: auto, per scan)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--json", type=Path, help="write the summary and per-sequence scores as JSON")
     parser.add_argument("--csv", type=Path, help="write per-frame scores (method, sequence, frame, psnr, ssim)")
@@ -173,7 +176,10 @@ def run(args: argparse.Namespace) -> int:
     sequences = select_sequences(args.data, args.split)
     if not sequences:
         raise UserError(f"the {args.split} part of {args.data} is empty")
-    methods = [get_method(spec, device=args.device) for spec in _method_specs(args.model)]
+    methods = [
+        get_method(spec, device=args.device, **({"lam": args.lam} if spec in CS_METHODS else {}))
+        for spec in _method_specs(args.model)
+    ]
     names = [method.name for method in methods]
     if len(set(names)) != len(names):
         raise UserError(f"two --model values give the same method name: {', '.join(names)}")

@@ -10,7 +10,8 @@ def register(subparsers) -> None:
         "models",
         help="list the shipped reconstruction models",
         description="List the reconstruction models shipped with napari-dynmri: name, architecture, "
-        "training accelerations, test PSNR/SSIM and size; the default model is marked.",
+        "training accelerations, test PSNR/SSIM and size; the default network is marked, and the line "
+        "after the table names the default method of `dynmri recon`.",
     )
     parser.set_defaults(func=run)
 
@@ -28,7 +29,7 @@ def _row(entry: dict, default: str) -> list[str]:
         accelerations = "-"
     test = card.get("metrics", {}).get("test", {}) if isinstance(card.get("metrics"), dict) else {}
     test = test if isinstance(test, dict) else {}
-    name = entry["name"] + (" (default)" if entry["name"] == default else "")
+    name = entry["name"] + (" (default network)" if entry["name"] == default else "")
     return [
         name,
         str(card["architecture"]),
@@ -41,7 +42,10 @@ def _row(entry: dict, default: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained, pretrained_root
+    from napari_dynmri.recon import DEFAULT_METHOD
 
+    print(f"Default method of `dynmri recon`, the demo and the Reconstruct widget: {DEFAULT_METHOD}"
+          " (chosen by benchmarks/generalisation.py, see docs/benchmarks.md).")
     entries = list_pretrained()
     if not entries:
         print(f"No shipped models are installed (looked in {pretrained_root()}).")

@@ -12,6 +12,7 @@ import numpy as np
 
 from napari_dynmri.cli import UserError
 from napari_dynmri.cli.simulate import add_mask_arguments, simulate_from_args
+from napari_dynmri.recon.methods import DEFAULT_METHOD
 
 NPZ_SUFFIX = ".npz"
 MAGNITUDE_SUFFIXES = (".nii", ".nii.gz", ".tif", ".tiff")
@@ -65,7 +66,7 @@ def load_acquisition(args: argparse.Namespace) -> dict:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "recon",
-        help="reconstruct an undersampled cine (network, cs-ttv, view-sharing or zero-filled)",
+        help="reconstruct an undersampled cine (compressed sensing, view sharing, a network or zero filling)",
         description="Reconstruct a `dynmri simulate` npz, or a fully sampled cine undersampled on the fly "
         "with the mask options (scaled to max |x| = 1, exactly as `dynmri simulate`). An .npz output holds "
         "recon plus the kspace, mask, zero_filled, target (when known) and meta (JSON) it used; "
@@ -76,8 +77,21 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model",
         default=None,
-        help="shipped model name, checkpoint path, cs-ttv, view-sharing or zero-filled (default: the default shipped model)",
+        help="cs-auto, cs-xf, cs-lps, cs-ttv, view-sharing, zero-filled, a shipped model name or a checkpoint path "
+        f"(default: {DEFAULT_METHOD})",
     )
+    parser.add_argument(
+        "--lam",
+        default=None,
+        help="regularisation weight of a compressed-sensing method, relative to max |zero-filled|, "
+        "or 'auto' (default: auto, chosen per scan on held-out lines)",
+    )
+    parser.add_argument("--iterations", type=int, default=None, help="iterations of a compressed-sensing method")
+    parser.add_argument("--adapt", action="store_true",
+                        help="network only: fine-tune it on this scan's own k-space first (self-supervised, "
+                        "held-out lines stop it; see docs/benchmarks.md for what it brings and costs)")
+    parser.add_argument("--adapt-iterations", type=int, default=None,
+                        help="network only: at most this many adaptation steps (default: 20)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_mask_arguments(parser)
@@ -109,12 +123,13 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     if args.model is None:
-        from napari_dynmri.models.pretrained import DEFAULT_MODEL
+        args.model = DEFAULT_METHOD
 
-        args.model = DEFAULT_MODEL
-
+    if args.adapt_iterations is not None and not args.adapt:
+        raise UserError("--adapt-iterations needs --adapt")
+    method = get_method(args.model, device=args.device, lam=args.lam, iterations=args.iterations,
+                        adapt=args.adapt or None, adapt_iterations=args.adapt_iterations)
     acquisition = load_acquisition(args)
-    method = get_method(args.model, device=args.device)
     start = time.perf_counter()
     recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name))
     seconds = time.perf_counter() - start
@@ -124,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         "description": method.description,
         "device": method.device,
         "seconds": round(seconds, 3),
+        "settings": method.settings,
         "input": str(args.input),
         "acquisition": acquisition["meta"],
     }
@@ -159,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
     t, h, w = recon.shape
     line = f"{args.output}: {method.name} on {method.device}, {t} frames of {h} x {w} in {seconds:.1f} s"
+    if method.settings_summary():
+        line += f" ({method.settings_summary()})"
     if acquisition["target"] is not None:
         target = acquisition["target"]
         line += f"; PSNR {psnr(recon, target):.2f} dB, SSIM {ssim(recon, target):.3f}"

@@ -34,8 +34,8 @@ def _real(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# starting images of networks with data consistency: the zero-filled image or view sharing
-INITS = ("zero-filled", "view-sharing")
+# starting images of networks with data consistency: the zero-filled image, view sharing or x-f CS
+INITS = ("zero-filled", "view-sharing", "cs-xf")
 
 # option name -> (test of a value, what a valid value is)
 _CHECKS = {
@@ -51,8 +51,10 @@ _CHECKS = {
     "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
     "share_frames": (_non_negative_int, "an integer >= 0"),
     "fuse_channels": (_non_negative_int, "an integer >= 0"),
+    "init_lam": (lambda v: _real(v) and 0 <= v < float("inf"), "a finite number >= 0"),
+    "init_iterations": (_non_negative_int, "an integer >= 0"),
 }
-_FLOAT_OPTIONS = ("dropout", "dc_noise_level")
+_FLOAT_OPTIONS = ("dropout", "dc_noise_level", "init_lam")
 
 
 def resolve_options(

@@ -11,9 +11,12 @@ own weights) followed by a data-consistency layer:
     ``v -> inf`` is hard DC). ``dc_noise_level`` is its value (initial value when
     ``dc_learnable``, then learnt per stage as ``softplus`` of a raw parameter, so it stays > 0).
 
-The first stage starts from the zero-filled image (``init="zero-filled"``) or from k-t view sharing
+The first stage starts from the zero-filled image (``init="zero-filled"``), from k-t view sharing
 (``init="view-sharing"``: missing lines filled from the ``share_frames`` frames on each side, see
-:mod:`napari_dynmri.physics.view_sharing`), which is a far better start at no learning cost.
+:mod:`napari_dynmri.physics.view_sharing`), a far better start at no learning cost, or from x-f
+sparsity compressed sensing (``init="cs-xf"``: ``init_iterations`` FISTA iterations with weight
+``init_lam``, see :func:`napari_dynmri.physics.xf_sparsity.xf_fista`), the strongest classical prior on
+unseen anatomy; the stages then only refine it.
 
 Since the models normalise inputs to max |zero_filled| = 1, ``v`` is dimensionless.
 """
@@ -32,6 +35,7 @@ from napari_dynmri.models.fast import FastBlock
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
 from napari_dynmri.models.naive import NaiveBlock
 from napari_dynmri.physics import data_consistency, ifft2c, view_share
+from napari_dynmri.physics.xf_sparsity import xf_fista
 
 BLOCKS: dict[str, type[nn.Module]] = {"naive": NaiveBlock, "complex": ComplexBlock, "fast": FastBlock}
 DC_MODES = ("hard", "soft")
@@ -44,6 +48,8 @@ CASCADE_DEFAULTS = {
     "dc_noise_level": 1.0,
     "init": "zero-filled",
     "share_frames": 2,
+    "init_lam": 0.001,  # the defaults of cs-xf (napari_dynmri.recon.sparse)
+    "init_iterations": 100,
 }
 
 
@@ -113,6 +119,9 @@ class CascadeNet(ReconNet):
     def _forward(self, x, k0, mask):
         if self.config["init"] == "view-sharing":
             x = ifft2c(view_share(k0, mask, self.config["share_frames"]))
+        elif self.config["init"] == "cs-xf":
+            with torch.no_grad():  # a fixed classical start: nothing in it to learn
+                x = xf_fista(k0, mask, self.config["init_lam"], self.config["init_iterations"])
         for stage in self.stages:
             x = stage(x, k0, mask)
         return x

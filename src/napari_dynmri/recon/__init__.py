@@ -1,12 +1,19 @@
 """Reconstruction methods behind one interface: zero filling, temporal-TV compressed sensing, networks.
 
-Use :func:`get_method` (``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, a shipped model name or a checkpoint path)
+Use :func:`get_method` (``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``, a
+shipped model name or a checkpoint path)
 and call ``method.reconstruct(kspace, mask)``.
 """
 
 from napari_dynmri.recon.methods import (
     BUILTIN_METHODS,
+    CS_LPS,
+    CS_METHODS,
     CS_TTV,
+    CS_XF,
+    DEFAULT_METHOD,
+    CompressedSensingMethod,
+    LowRankSparseMethod,
     ZERO_FILLED,
     NetworkMethod,
     ReconCancelled,
@@ -14,19 +21,27 @@ from napari_dynmri.recon.methods import (
     TemporalTVMethod,
     VIEW_SHARING,
     ViewSharing,
+    XFSparsityMethod,
     ZeroFilled,
     get_method,
 )
 
 __all__ = [
     "BUILTIN_METHODS",
+    "CS_LPS",
+    "CS_METHODS",
     "CS_TTV",
+    "CS_XF",
+    "CompressedSensingMethod",
+    "DEFAULT_METHOD",
+    "LowRankSparseMethod",
     "NetworkMethod",
     "ReconCancelled",
     "ReconMethod",
     "TemporalTVMethod",
     "VIEW_SHARING",
     "ViewSharing",
+    "XFSparsityMethod",
     "ZERO_FILLED",
     "ZeroFilled",
     "get_method",

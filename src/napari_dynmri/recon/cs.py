@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 from napari_dynmri.physics.fft import fft2c, ifft2c
-from napari_dynmri.recon.methods import ReconCancelled, check_recon_inputs
+from napari_dynmri.recon.base import ReconCancelled, check_recon_inputs
 
 # (lam, rho, iterations) were tuned together on pig short-axis slices 2, 6, 10, 14, 18 (R = 8
 # vd-random, 8 centre lines): mean PSNR 42.11 / 42.21 / 42.17 / 42.23 dB for lam 0.0015 / 0.002 /
@@ -143,7 +143,7 @@ def ttv_reconstruct(
     iterations : ADMM iterations.
     progress : called as ``progress(done, iterations)`` after each iteration.
     should_stop : polled before each iteration; when it returns True,
-        :class:`~napari_dynmri.recon.methods.ReconCancelled` is raised.
+        :class:`~napari_dynmri.recon.base.ReconCancelled` is raised.
     rho : ADMM penalty parameter in the normalised units; default ``RHO_PER_LAM * lam``.
     device : torch device the solver runs on.
 

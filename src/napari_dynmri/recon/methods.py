@@ -6,12 +6,18 @@ Every method is a :class:`ReconMethod` made by :func:`get_method` from a spec st
     ``ifft2c(kspace)``.
 ``"view-sharing"``
     k-t sliding-window view sharing (:mod:`napari_dynmri.physics.view_sharing`); option ``half_window``.
-``"cs-ttv"``
-    temporal-TV compressed sensing (:mod:`napari_dynmri.recon.cs`); options ``lam``, ``iterations``.
+``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``
+    compressed sensing with temporal TV (:mod:`napari_dynmri.recon.cs`), x-f sparsity or low rank
+    plus sparse (:mod:`napari_dynmri.recon.sparse`); options ``lam`` (a number, or ``"auto"``, the
+    default: chosen per scan, :mod:`napari_dynmri.recon.weight`), ``iterations``, and
+    ``lam_lowrank`` for ``cs-lps``.
+``"cs-auto"``
+    whichever of those three predicts held-out lines of the scan best; option ``iterations``.
 anything else
     a network: a shipped model name or a checkpoint path, loaded by
     ``napari_dynmri.models.pretrained.resolve_model``; options ``window``, ``overlap``
-    (see :mod:`napari_dynmri.recon.windowed`) and ``mixed_precision``.
+    (see :mod:`napari_dynmri.recon.windowed`), ``mixed_precision``, ``adapt`` and
+    ``adapt_iterations`` (scan-specific self-supervised fine-tuning, :mod:`napari_dynmri.recon.adapt`).
 
 ``method.reconstruct(kspace, mask)`` takes complex ``(T, H, W)`` k-space (zero where not sampled)
 and a bool ``(T, H, W)`` mask and returns the complex64 ``(T, H, W)`` image. The CLI, the napari
@@ -27,41 +33,40 @@ import numpy as np
 
 from napari_dynmri.physics.fft import ifft2c
 from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW, view_share
+from napari_dynmri.recon import cs, sparse
+from napari_dynmri.recon.base import Progress, ReconCancelled, ShouldStop, check_recon_inputs
 
 ZERO_FILLED = "zero-filled"
 VIEW_SHARING = "view-sharing"
 CS_TTV = "cs-ttv"
-BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV)
-
-Progress = Callable[[int, int], None]
-ShouldStop = Callable[[], bool]
-
-
-class ReconCancelled(Exception):
-    """A reconstruction stopped early because its ``should_stop()`` callback returned True."""
-
-
-def check_recon_inputs(kspace, mask) -> tuple[np.ndarray, np.ndarray]:
-    """``kspace`` as complex64 and ``mask`` as bool, both ``(T, H, W)``; other shapes raise ``ValueError``."""
-    kspace = np.asarray(kspace)
-    mask = np.asarray(mask)
-    if kspace.ndim != 3:
-        raise ValueError(f"k-space must be a cine (T, H, W), got shape {kspace.shape}")
-    if mask.shape != kspace.shape:
-        raise ValueError(f"mask shape {mask.shape} does not match k-space shape {kspace.shape}")
-    return kspace.astype(np.complex64, copy=False), mask.astype(bool, copy=False)
+CS_XF = "cs-xf"
+CS_LPS = "cs-lps"
+CS_AUTO = "cs-auto"
+# cs-auto's method when a mask has no lines to hold out
+DEFAULT_CS_FALLBACK = CS_XF
+BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV, CS_XF, CS_LPS, CS_AUTO)
+# What `dynmri recon`, the demo and the Reconstruct widget use unless told otherwise: the best
+# method of benchmarks/generalisation.py at R = 8 (docs/benchmarks.md).
+DEFAULT_METHOD = CS_XF
 
 
 class ReconMethod:
     """Base class of reconstruction methods.
 
-    Attributes: ``name`` (what the CLI and tables call it), ``description`` (one line) and
-    ``device`` (where it computes: ``"cpu"``, ``"cuda"``, ``"mps"``).
+    Attributes: ``name`` (what the CLI and tables call it), ``description`` (one line),
+    ``device`` (where it computes: ``"cpu"``, ``"cuda"``, ``"mps"``) and ``settings`` (a
+    JSON-ready dict of what the last :meth:`reconstruct` chose for itself, e.g. an automatic
+    regularisation weight; empty for methods that choose nothing).
     """
 
     name: str = ""
     description: str = ""
     device: str = "cpu"
+    settings: dict = {}
+
+    def settings_summary(self) -> str:
+        """``settings`` in a few words for a status line (empty when there are none)."""
+        return ""
 
     def reconstruct(
         self,
@@ -124,39 +129,198 @@ class ViewSharing(OneStepMethod):
         return ifft2c(view_share(kspace, mask, self.half_window))
 
 
-class TemporalTVMethod(ReconMethod):
-    """Temporal total-variation compressed sensing, see :func:`napari_dynmri.recon.cs.ttv_reconstruct`."""
+AUTO = "auto"
 
-    name = CS_TTV
 
-    def __init__(self, lam: float | None = None, iterations: int | None = None, device: str = "cpu"):
-        from napari_dynmri.recon import cs
+class CompressedSensingMethod(ReconMethod):
+    """Base of the compressed-sensing methods: an iterative solver with regularisation weight(s).
 
-        self.lam = cs.DEFAULT_LAM if lam is None else float(lam)
-        self.iterations = cs.DEFAULT_ITERATIONS if iterations is None else int(iterations)
-        if self.lam < 0:
-            raise ValueError(f"lam must be >= 0, got {self.lam}")
+    By default the weights are chosen per scan on held-out lines (:mod:`napari_dynmri.recon.weight`):
+    the method's default weights times the best of ``weight.DEFAULT_FACTORS``. A given ``lam``
+    fixes the weight instead. After :meth:`reconstruct`, ``settings`` holds the weights used,
+    whether they were chosen automatically, and the held-out error of each candidate factor.
+
+    Subclasses set ``name``, ``label``, ``solver`` (``solver(kspace, mask, iterations=, progress=,
+    should_stop=, device=, **weights)``), ``default_weights`` (name -> default, ``lam`` first) and
+    ``default_iterations``.
+    """
+
+    label: str = ""
+    solver: Callable[..., np.ndarray]
+    default_weights: dict[str, float] = {}
+    default_iterations: int = 100
+
+    def __init__(self, lam: float | str | None = None, iterations: int | None = None, device: str = "cpu",
+                 **weights):
+        unknown = sorted(set(weights) - set(self.default_weights))
+        if unknown:
+            raise ValueError(f"method {self.name!r} has no option(s) {', '.join(unknown)}")
+        self.automatic = lam is None or (isinstance(lam, str) and lam.strip().lower() == AUTO)
+        self.weights = dict(self.default_weights)
+        if not self.automatic:
+            weights["lam"] = lam
+        for key, value in weights.items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{key} must be a number or {AUTO!r}, got {value!r}") from None
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{key} must be a finite number >= 0, got {value}")
+            self.weights[key] = value
+        self.iterations = self.default_iterations if iterations is None else int(iterations)
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         self.device = device
-        self.description = (
-            f"compressed sensing, temporal total variation (lam {self.lam:g}, "
-            f"{self.iterations} ADMM iterations)"
-        )
+        self.settings: dict = {}
+        how = "automatic weight" if self.automatic else ", ".join(f"{k} {v:g}" for k, v in self.weights.items())
+        self.description = f"compressed sensing, {self.label} ({how}, {self.iterations} iterations)"
+
+    def settings_summary(self) -> str:
+        if not self.settings:
+            return ""
+        weights = ", ".join(f"{key} {self.settings[key]:g}" for key in self.default_weights)
+        return f"{weights}, {self.settings['weight']}"
+
+    @property
+    def lam(self) -> float | str:
+        """The fixed weight ``lam``, or ``"auto"`` when it is chosen per scan."""
+        return AUTO if self.automatic else self.weights["lam"]
+
+    def solve(self, kspace, mask, weights: dict[str, float], iterations: int, progress=None, should_stop=None):
+        """Run ``solver`` with ``weights`` (the ``default_weights`` keys); complex64 ``(T, H, W)``."""
+        return self.solver(kspace, mask, iterations=iterations, progress=progress, should_stop=should_stop,
+                           device=self.device, **weights)
 
     def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        from napari_dynmri.recon.cs import ttv_reconstruct
+        from napari_dynmri.recon.weight import DEFAULT_FACTORS, select_on_held_out
 
         kspace, mask = check_recon_inputs(kspace, mask)
-        return ttv_reconstruct(
-            kspace,
-            mask,
-            lam=self.lam,
-            iterations=self.iterations,
-            progress=progress,
-            should_stop=should_stop,
-            device=self.device,
+        weights, errors = dict(self.weights), {}
+        selection = len(DEFAULT_FACTORS) * self.iterations if self.automatic else 0
+        total = selection + self.iterations
+        if self.automatic:
+
+            def solve_scaled(k, m, factor):
+                scaled = {key: value * factor for key, value in self.weights.items()}
+                return self.solve(k, m, scaled, self.iterations, should_stop=should_stop)
+
+            def selection_progress(done, _count):
+                if progress is not None:
+                    progress(done * self.iterations, total)
+
+            choice = select_on_held_out(solve_scaled, kspace, mask, should_stop=should_stop,
+                                        progress=selection_progress)
+            if choice.best is not None:
+                weights = {key: value * choice.best for key, value in weights.items()}
+            errors = {f"{factor:.4g}": error for factor, error in choice.errors.items()}
+
+        def final_progress(done, _iterations):
+            if progress is not None:
+                progress(selection + done, total)
+
+        image = self.solve(kspace, mask, weights, self.iterations, final_progress, should_stop)
+        self.settings = {
+            **{key: float(f"{value:.4g}") for key, value in weights.items()},
+            "weight": ("automatic" if errors else "default (no lines to hold out)") if self.automatic else "fixed",
+            "iterations": self.iterations,
+        }
+        if errors:
+            self.settings["holdout_error"] = errors
+        return image
+
+
+class TemporalTVMethod(CompressedSensingMethod):
+    """Temporal total-variation compressed sensing, see :func:`napari_dynmri.recon.cs.ttv_reconstruct`."""
+
+    name = CS_TTV
+    label = "temporal total variation"
+    solver = staticmethod(cs.ttv_reconstruct)
+    default_weights = {"lam": cs.DEFAULT_LAM}
+    default_iterations = cs.DEFAULT_ITERATIONS
+
+
+class XFSparsityMethod(CompressedSensingMethod):
+    """x-f sparsity compressed sensing, see :func:`napari_dynmri.recon.sparse.xf_reconstruct`."""
+
+    name = CS_XF
+    label = "x-f sparsity"
+    solver = staticmethod(sparse.xf_reconstruct)
+    default_weights = {"lam": sparse.XF_DEFAULT_LAM}
+    default_iterations = sparse.DEFAULT_ITERATIONS
+
+
+class LowRankSparseMethod(CompressedSensingMethod):
+    """Low-rank plus sparse compressed sensing, see :func:`napari_dynmri.recon.sparse.lps_decompose`."""
+
+    name = CS_LPS
+    label = "low rank plus x-f sparse"
+    solver = staticmethod(sparse.lps_reconstruct)
+    default_weights = {"lam": sparse.LPS_DEFAULT_LAM, "lam_lowrank": sparse.LPS_DEFAULT_LAM_LOWRANK}
+    default_iterations = sparse.DEFAULT_ITERATIONS
+
+
+CS_METHODS = {method.name: method for method in (TemporalTVMethod, XFSparsityMethod, LowRankSparseMethod)}
+
+
+class AutoCompressedSensing(ReconMethod):
+    """The CS method chosen per scan: each of ``CS_METHODS`` (default weights) reconstructs the cine
+    without its held-out lines, and the one that predicts them best reconstructs it from all lines.
+
+    No single classical prior wins on every anatomy (x-f sparsity on some cines, temporal TV or
+    low rank plus sparse on others); the held-out lines of the scan itself tell which suits it.
+    ``settings`` names the chosen method and holds each candidate's held-out error.
+    """
+
+    name = CS_AUTO
+
+    def __init__(self, iterations: int | None = None, device: str = "cpu"):
+        self.candidates = {
+            name: method(lam=method.default_weights["lam"], iterations=iterations, device=device)
+            for name, method in CS_METHODS.items()
+        }
+        self.device = device
+        self.iterations = next(iter(self.candidates.values())).iterations
+        self.settings: dict = {}
+        self.description = (
+            f"compressed sensing, {', '.join(self.candidates)} chosen per scan on held-out lines "
+            f"({self.iterations} iterations)"
         )
+
+    def settings_summary(self) -> str:
+        if not self.settings:
+            return ""
+        return f"{self.settings['method']}, lam {self.settings['lam']:g}"
+
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
+        from napari_dynmri.recon.weight import select_on_held_out
+
+        kspace, mask = check_recon_inputs(kspace, mask)
+        count = len(self.candidates)
+        total = (count + 1) * self.iterations
+
+        def solve(k, m, name):
+            return self.candidates[name].reconstruct(k, m, should_stop=should_stop)
+
+        def selection_progress(done, _count):
+            if progress is not None:
+                progress(done * self.iterations, total)
+
+        def final_progress(done, steps):
+            if progress is not None:
+                progress(count * self.iterations + round(done * self.iterations / max(steps, 1)), total)
+
+        choice = select_on_held_out(solve, kspace, mask, list(self.candidates), should_stop=should_stop,
+                                    progress=selection_progress)
+        chosen = self.candidates[choice.best if choice.best is not None else DEFAULT_CS_FALLBACK]
+        image = chosen.reconstruct(kspace, mask, progress=final_progress, should_stop=should_stop)
+        self.settings = {
+            "method": chosen.name,
+            **chosen.settings,
+            "choice": "held-out lines" if choice.errors else "default (no lines to hold out)",
+        }
+        if choice.errors:
+            self.settings["holdout_error"] = choice.errors
+        return image
 
 
 class NetworkMethod(ReconMethod):
@@ -166,6 +330,9 @@ class NetworkMethod(ReconMethod):
     ``(B | 1, T, H, W)`` mask and returns complex ``(B, T, H, W)``. It runs under
     ``torch.inference_mode`` on ``device``. ``mixed_precision`` enables float16 autocast on CUDA
     (only for models whose FFT / data-consistency code casts to float32 itself); off by default.
+    ``adapt`` first fine-tunes a copy of the network on the scan itself for up to
+    ``adapt_iterations`` steps (:mod:`napari_dynmri.recon.adapt`); ``settings`` then records how
+    it went. The network given is never changed.
     """
 
     def __init__(
@@ -177,7 +344,10 @@ class NetworkMethod(ReconMethod):
         window: int | None = None,
         overlap: int | None = None,
         mixed_precision: bool = False,
+        adapt: bool = False,
+        adapt_iterations: int | None = None,
     ):
+        from napari_dynmri.recon import adapt as adaptation
         from napari_dynmri.recon import windowed
 
         self.model = model
@@ -188,39 +358,71 @@ class NetworkMethod(ReconMethod):
         self.overlap = windowed.DEFAULT_OVERLAP if overlap is None else int(overlap)
         windowed.check_window(self.window, self.overlap)
         self.mixed_precision = bool(mixed_precision) and device.startswith("cuda")
+        self.adapt = bool(adapt)
+        self.adapt_iterations = (
+            adaptation.DEFAULT_ADAPT_ITERATIONS if adapt_iterations is None else int(adapt_iterations)
+        )
+        if self.adapt_iterations < 0:
+            raise ValueError(f"adapt_iterations must be >= 0, got {self.adapt_iterations}")
+        self.settings: dict = {}
+        if self.adapt:
+            self.description += f"; adapted to each scan (up to {self.adapt_iterations} self-supervised steps)"
 
-    def _run_window(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _run_window(self, model, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch
 
         k = torch.from_numpy(np.ascontiguousarray(kspace)).to(self.device)[None]
         m = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)[None]
         zero_filled = ifft2c(k)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.mixed_precision):
-            out = self.model(zero_filled, k, m)
+            out = model(zero_filled, k, m)
         return out[0].to(torch.complex64).cpu().numpy()
+
+    def settings_summary(self) -> str:
+        if not self.settings:
+            return ""
+        steps, best = self.settings["adapt_steps"], self.settings["adapt_best_step"]
+        return f"adapted: {steps} steps, kept step {best}" if best else f"adapted: {steps} steps, kept the original"
 
     def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
         import torch
 
-        from napari_dynmri.recon.windowed import windowed_apply
+        from napari_dynmri.recon.adapt import adapt_model
+        from napari_dynmri.recon.windowed import window_starts, windowed_apply
 
         kspace, mask = check_recon_inputs(kspace, mask)
         kspace = kspace * mask
-        was_training = self.model.training
-        self.model.eval()
+        model, self.settings = self.model, {}
+        adapt_steps = self.adapt_iterations if self.adapt else 0
+        total = adapt_steps + len(window_starts(kspace.shape[0], self.window, self.overlap))
+
+        def adapt_progress(done, _steps):
+            if progress is not None:
+                progress(done, total)
+
+        def window_progress(done, _windows):
+            if progress is not None:
+                progress(adapt_steps + done, total)
+
+        if self.adapt:
+            adaptation = adapt_model(self.model, kspace, mask, self.adapt_iterations, window=self.window,
+                                     device=self.device, progress=adapt_progress, should_stop=should_stop)
+            model, self.settings = adaptation.model, adaptation.summary()
+        was_training = model.training
+        model.eval()
         try:
             with torch.inference_mode():
                 return windowed_apply(
-                    self._run_window,
+                    lambda k, m: self._run_window(model, k, m),
                     kspace,
                     mask,
                     window=self.window,
                     overlap=self.overlap,
-                    progress=progress,
+                    progress=window_progress,
                     should_stop=should_stop,
                 )
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
 
 
 def _network_name(spec: str) -> str:
@@ -236,21 +438,23 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
 
     Parameters
     ----------
-    spec : ``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, a shipped model name or a checkpoint path.
+    spec : ``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``,
+        ``"cs-auto"``, a shipped model name or a checkpoint path.
     device : ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``; zero filling
         always runs on the CPU with numpy.
     options : method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
-        ``cs-ttv``; ``window``, ``overlap``,
-        ``mixed_precision`` for networks. ``None`` values mean the default. Unknown options raise
-        ``ValueError``.
+        the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``; ``window``,
+        ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
+        values mean the default. Unknown options raise ``ValueError``.
     """
     spec = str(spec)
     options = {key: value for key, value in options.items() if value is not None}
     allowed = {
         ZERO_FILLED: (),
         VIEW_SHARING: ("half_window",),
-        CS_TTV: ("lam", "iterations"),
-    }.get(spec, ("window", "overlap", "mixed_precision"))
+        **{name: (*method.default_weights, "iterations") for name, method in CS_METHODS.items()},
+        CS_AUTO: ("iterations",),
+    }.get(spec, ("window", "overlap", "mixed_precision", "adapt", "adapt_iterations"))
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(
@@ -265,8 +469,10 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
     from napari_dynmri.models import select_device
 
     torch_device = str(select_device(device))
-    if spec == CS_TTV:
-        return TemporalTVMethod(device=torch_device, **options)
+    if spec in CS_METHODS:
+        return CS_METHODS[spec](device=torch_device, **options)
+    if spec == CS_AUTO:
+        return AutoCompressedSensing(device=torch_device, **options)
 
     from napari_dynmri.models.pretrained import resolve_model
 

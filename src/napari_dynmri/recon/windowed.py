@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from napari_dynmri.recon.methods import ReconCancelled
+from napari_dynmri.recon.base import ReconCancelled
 
 DEFAULT_WINDOW = 32
 DEFAULT_OVERLAP = 8
@@ -78,7 +78,7 @@ def windowed_apply(
     ``kspace``: complex (T, H, W); ``mask``: bool (T, H, W); the callable gets and returns
     ``(window, H, W)`` arrays (``(T, H, W)`` when ``T <= window``). ``progress(done, n_windows)`` is
     called after each window; ``should_stop()`` is polled before each and a True answer raises
-    :class:`napari_dynmri.recon.methods.ReconCancelled`. Returns complex64 (T, H, W).
+    :class:`napari_dynmri.recon.base.ReconCancelled`. Returns complex64 (T, H, W).
     """
     n_frames = kspace.shape[0]
     starts = window_starts(n_frames, window, overlap)
