@@ -4,7 +4,7 @@
 
 The sets (built from the pig long-axis cines, a view the shipped network never saw, and the phantom):
 
-- ``pig LAX``: all 14 long-axis cines as they are;
+- ``pig LAX``: the long-axis cines as they are (all 14, or those ``--lax`` names);
 - ``8 frames``: 8 frames spread over the cycle (a small-animal cine; x-f and view sharing lose
   their temporal redundancy);
 - ``30 frames``: resampled to 30 frames by periodic Fourier interpolation in time;
@@ -77,8 +77,9 @@ def contrast_uptake(cine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cine * (1 + curve[:, None, None] * region[None])
 
 
-def stress_sets(data: str) -> dict[str, list[tuple[str, np.ndarray]]]:
-    """``{set name: [(cine name, complex64 (T, H, W) scaled to max 1), ...]}``."""
+def stress_sets(data: str, lax_indices=None) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """``{set name: [(cine name, complex64 (T, H, W) scaled to max 1), ...]}``; ``lax_indices``
+    picks the cines of the ``pig LAX`` set (default: all 14)."""
     from napari_dynmri.data.phantom import cardiac_phantom
     from napari_dynmri.training.datasets import load_sequences
 
@@ -86,7 +87,8 @@ def stress_sets(data: str) -> dict[str, list[tuple[str, np.ndarray]]]:
     derived = [(name, np.asarray(cine)) for i, (name, cine) in enumerate(lax) if i in DERIVED_FROM]
     rng = np.random.default_rng(0)
     sets = {
-        "pig LAX": [(name, _scaled(cine)) for name, cine in lax],
+        "pig LAX": [(name, _scaled(cine)) for i, (name, cine) in enumerate(lax)
+                    if lax_indices is None or i in lax_indices],
         "8 frames": [(n, _scaled(c[np.linspace(0, len(c), 8, endpoint=False).astype(int)])) for n, c in derived],
         "30 frames": [(n, _scaled(resample_frames(c, 30))) for n, c in derived],
         "184 x 256": [(n, _scaled(c[:, (c.shape[1] - 184) // 2:(c.shape[1] - 184) // 2 + 184])) for n, c in derived],
@@ -146,7 +148,8 @@ def markdown(results: dict, labels: list[str], args) -> str:
         "",
         "```bash",
         f".venv/bin/python benchmarks/generalisation.py --data ../shared/data/pig_cine/pig_cine_cc0.npz "
-        f"--acceleration {args.acceleration:g}" + "".join(f" --network {n}" for n in args.network),
+        f"--acceleration {args.acceleration:g}" + "".join(f" --network {n}" for n in args.network)
+        + (f" --lax {args.lax}" if args.lax else ""),
         "```",
         "",
         f"on {platform.processor() or platform.machine()}, {args.threads} torch threads; "
@@ -172,14 +175,17 @@ def markdown(results: dict, labels: list[str], args) -> str:
     lines += ["### Seconds per cine", "", "| set | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for name, scores in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{np.median(scores[l]['seconds']):.1f}" for l in labels) + " |")
-    lines += ["", "### Automatic weights chosen (median over the cines of a set)", "",
-              "| set | " + " | ".join(l for l in labels if l.startswith("cs-") and "fixed" not in l) + " |",
-              "|---|" + "---|" * sum(1 for l in labels if l.startswith("cs-") and "fixed" not in l)]
+    tuned = [label for label in labels if label.startswith("cs-") and "fixed" not in label]
+    lines += ["", "### What the automatic methods chose (median weight; cs-auto: methods chosen)", "",
+              "| set | " + " | ".join(tuned) + " |", "|---|" + "---|" * len(tuned)]
     for name, scores in results.items():
         cells = []
-        for label in labels:
-            if label.startswith("cs-") and "fixed" not in label:
-                chosen = scores[label]["settings"]
+        for label in tuned:
+            chosen = scores[label]["settings"]
+            if label == "cs-auto":
+                methods = [s["method"] for s in chosen]
+                cells.append(", ".join(f"{m} x{methods.count(m)}" for m in sorted(set(methods))))
+            else:
                 cells.append(", ".join(f"{key} {np.median([s[key] for s in chosen]):.2g}"
                                        for key in chosen[0] if key.startswith("lam")))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -234,8 +240,12 @@ def main() -> int:
     parser.add_argument("--acceleration", type=float, default=8.0)
     parser.add_argument("--network", action="append", default=[], help="a shipped model or checkpoint; repeat")
     parser.add_argument("--sets", default=None, help="comma-separated set names (default: all)")
+    parser.add_argument("--lax", default=None,
+                        help="comma-separated long-axis cine indices of the 'pig LAX' set (default: all 14)")
     parser.add_argument("--only", default=None,
                         help="comma-separated column labels to (re)run, merged into the existing --json results")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: write the tables from the --json results (e.g. after merging runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed", default=None,
                         help="comma-separated methods whose whole `dynmri recon` process is timed on the "
@@ -246,7 +256,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    sets = stress_sets(args.data)
+    sets = stress_sets(args.data, None if args.lax is None else {int(i) for i in args.lax.split(",")})
     if args.sets:
         chosen = [name.strip() for name in args.sets.split(",")]
         unknown = sorted(set(chosen) - set(sets))
@@ -257,7 +267,9 @@ def main() -> int:
     labels = [label for label, _, _ in specs]
     run_specs = specs
     results = {}
-    if args.only:
+    if args.report:
+        sets, results = {}, json.loads(args.json.read_text())
+    elif args.only:
         only = [label.strip() for label in args.only.split(",")]
         unknown = sorted(set(only) - set(labels))
         if unknown:

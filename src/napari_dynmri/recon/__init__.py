@@ -6,7 +6,9 @@ and call ``method.reconstruct(kspace, mask)``.
 """
 
 from napari_dynmri.recon.methods import (
+    AutoCompressedSensing,
     BUILTIN_METHODS,
+    CS_AUTO,
     CS_LPS,
     CS_METHODS,
     CS_TTV,
@@ -27,7 +29,9 @@ from napari_dynmri.recon.methods import (
 )
 
 __all__ = [
+    "AutoCompressedSensing",
     "BUILTIN_METHODS",
+    "CS_AUTO",
     "CS_LPS",
     "CS_METHODS",
     "CS_TTV",

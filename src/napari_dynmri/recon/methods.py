@@ -47,7 +47,7 @@ DEFAULT_CS_FALLBACK = CS_XF
 BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV, CS_XF, CS_LPS, CS_AUTO)
 # What `dynmri recon`, the demo and the Reconstruct widget use unless told otherwise: the best
 # method of benchmarks/generalisation.py at R = 8 (docs/benchmarks.md).
-DEFAULT_METHOD = CS_XF
+DEFAULT_METHOD = CS_AUTO
 
 
 class ReconMethod:
