@@ -55,10 +55,17 @@ def test_recon_default_method_and_a_fixed_weight(simulated, tmp_path, capsys):
 
     path, _ = simulated
     out = tmp_path / "recon.npz"
-    assert main(["recon", str(path), "-o", str(out), "--device", "cpu", "--lam", "0.002", "--iterations", "7"]) == 0
+    assert main(["recon", str(path), "-o", str(out), "--device", "cpu", "--iterations", "7"]) == 0
     with np.load(out) as saved:
         meta = json.loads(str(saved["meta"]))
-    assert meta["method"] == DEFAULT_METHOD
+    assert meta["method"] == DEFAULT_METHOD == "cs-auto"
+    chosen = meta["settings"]["method"]
+    assert chosen == min(meta["settings"]["holdout_error"], key=meta["settings"]["holdout_error"].get)
+    assert meta["settings"]["iterations"] == 7 and f"({chosen}, lam" in capsys.readouterr().out
+    args = ["recon", str(path), "-o", str(out), "--overwrite", "--model", "cs-xf", "--lam", "0.002", "--iterations", "7"]
+    assert main(args) == 0
+    with np.load(out) as saved:
+        meta = json.loads(str(saved["meta"]))
     assert meta["settings"] == {**meta["settings"], "lam": 0.002, "weight": "fixed", "iterations": 7}
     assert "lam 0.002, fixed" in capsys.readouterr().out
     assert main(["recon", str(path), "-o", str(out), "--overwrite", "--model", "view-sharing", "--lam", "1"]) == 2
