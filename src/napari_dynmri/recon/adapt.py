@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from napari_dynmri.recon.base import ReconCancelled
+from napari_dynmri.recon.windowed import DEFAULT_WINDOW
 from napari_dynmri.recon.weight import holdout_error, holdout_masks, unsampled_weights
 
 DEFAULT_ADAPT_ITERATIONS = 20
@@ -81,7 +82,7 @@ def adapt_model(
     iterations: int = DEFAULT_ADAPT_ITERATIONS,
     *,
     learning_rate: float = DEFAULT_LEARNING_RATE,
-    window: int = 32,
+    window: int = DEFAULT_WINDOW,
     crop: int = CROP_COLUMNS,
     validate_every: int = VALIDATE_EVERY,
     patience: int = PATIENCE,
