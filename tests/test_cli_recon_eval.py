@@ -134,7 +134,9 @@ def test_eval_prints_rows_and_writes_json_and_csv(tmp_path, capsys):
             "--acceleration", "4", "--center-lines", "4", "--seed", "5", "--device", "cpu",
             "--json", str(json_path), "--csv", str(csv_path)]
     assert main(args) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    progress = [line.split("]")[0] + "]" for line in err.splitlines() if line.startswith("[")]
+    assert progress == ["[1/3]"] * 2 + ["[2/3]"] * 2 + ["[3/3]"] * 2  # per cine and method, as they finish
     rows = [line for line in out.splitlines() if line.startswith(("zero-filled", "cs-ttv"))]
     assert len(rows) == 2 and "±" in rows[0]
 

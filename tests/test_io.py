@@ -155,6 +155,28 @@ def test_numpy_writers_round_trip_complex(tmp_path, name):
     assert cine.pixel_spacing_mm == ((1.25, 0.5) if name.endswith("npz") else None)
 
 
+def test_writers_keep_slice_thickness_and_frame_times(tmp_path):
+    data = _ramp((2, 3, 4, 5))
+    times = np.array([[0.0, 40.0, 80.0], [5.0, 45.0, 85.0]])
+    for name in ("c.nii.gz", "c.npz", "c.tif"):
+        write_cine(tmp_path / name, data, pixel_spacing_mm=(1.25, 0.5), slice_thickness_mm=6.0,
+                   trigger_times_ms=times)
+    header = nibabel.load(tmp_path / "c.nii.gz").header
+    assert header.get_zooms() == pytest.approx((0.5, 1.25, 6.0, 40.0))
+    assert header.get_xyzt_units() == ("mm", "msec")
+    np.testing.assert_allclose(read_cine(tmp_path / "c.nii.gz").trigger_times_ms, [0.0, 40.0, 80.0])
+    with np.load(tmp_path / "c.npz") as archive:
+        assert float(archive["slice_thickness_mm"]) == 6.0
+    np.testing.assert_array_equal(read_cine(tmp_path / "c.npz").trigger_times_ms, times)
+    with tifffile.TiffFile(tmp_path / "c.tif") as tif:
+        assert tif.imagej_metadata["spacing"] == 6.0
+        assert tif.imagej_metadata["finterval"] == pytest.approx(0.04)
+    with pytest.raises(ValueError, match="trigger times"):
+        write_cine(tmp_path / "d.npz", data, trigger_times_ms=times[:, :2])
+    with pytest.raises(ValueError, match="thickness"):
+        write_cine(tmp_path / "d.npz", data, slice_thickness_mm=0.0)
+
+
 def test_writer_refuses_to_overwrite(tmp_path):
     path = tmp_path / "c.npy"
     write_cine(path, np.zeros((2, 4, 4)))

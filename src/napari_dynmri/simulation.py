@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from napari_dynmri import validation
 from napari_dynmri.io.cine import Cine
 from napari_dynmri.physics import actual_acceleration, make_mask, undersample
 
@@ -54,8 +55,8 @@ def cine_target(cine: Cine, slice_index: int | None = None) -> np.ndarray:
             raise ValueError(f"{cine.source} has a single slice; --slice {slice_index} does not exist")
     else:
         raise ValueError(f"{cine.source}: a cine needs 3 or 4 axes ((Z,) T, H, W), got shape {data.shape}")
-    if not np.all(np.isfinite(data)):
-        raise ValueError(f"{cine.source} contains NaN or infinite values")
+    data = validation.cast_finite(data, np.complex64, cine.source)
+    validation.check_image_shape(data.shape, cine.source)
     peak = float(np.abs(data).max())
     if peak == 0:
         raise ValueError(f"{cine.source} is all zeros")
@@ -74,13 +75,26 @@ def simulate(
 ) -> Simulation:
     """Undersample ``target`` (complex ``(T, H, W)``) with a seeded mask; see :mod:`physics.masks`.
 
-    ``source`` and ``pixel_spacing_mm`` (row, col) are only recorded in ``meta``.
+    ``source`` and ``pixel_spacing_mm`` (row, col) are only recorded in ``meta``. Everything is
+    checked first (:mod:`napari_dynmri.validation`): a finite target of at least 8 x 8 pixels, an
+    acceleration and centre lines that leave a non-empty mask, a finite ``noise_sigma >= 0`` and a
+    seed >= 0; a ``ValueError`` names what is wrong.
     """
-    target = np.asarray(target, dtype=np.complex64)
-    if target.ndim != 3:
-        raise ValueError(f"target must be a cine (T, H, W), got shape {target.shape}")
-    mask = make_mask(mask_kind, target.shape, acceleration, center_lines=center_lines, seed=seed)
-    kspace, zero_filled = undersample(target, mask, noise_sigma=noise_sigma, seed=seed)
+    where = source or "the target"
+    target = validation.cast_finite(target, np.complex64, where, "the target")
+    validation.check_image_shape(target.shape, where, "the target")
+    validation.check_sampling(acceleration, center_lines, target.shape[1], where)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise validation.fail(where, f"the seed must be an integer >= 0, got {seed!r}")
+    if not (np.isfinite(noise_sigma) and noise_sigma >= 0):
+        raise validation.fail(where, f"the noise sigma must be a finite number >= 0, got {noise_sigma!r}")
+    mask = validation.check_mask(
+        make_mask(mask_kind, target.shape, acceleration, center_lines=center_lines, seed=seed), target.shape, where
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        kspace, zero_filled = undersample(target, mask, noise_sigma=noise_sigma, seed=seed)
+    kspace, zero_filled = (validation.cast_finite(x, np.complex64, where, "the noisy k-space (noise sigma too large?)")
+                           for x in (kspace, zero_filled))
     meta = {
         "mask": mask_kind,
         "acceleration": float(acceleration),
@@ -90,6 +104,6 @@ def simulate(
         "noise_sigma": float(noise_sigma),
         "source": source,
         "shape": list(target.shape),
-        "pixel_spacing_mm": None if pixel_spacing_mm is None else [float(v) for v in pixel_spacing_mm],
+        "pixel_spacing_mm": None if pixel_spacing_mm is None else list(validation.check_spacing(pixel_spacing_mm, where)),
     }
     return Simulation(target, mask, kspace, zero_filled, meta)

@@ -19,12 +19,13 @@ def read_cine_layers(path) -> list[tuple]:
 
     The layer is the magnitude ``(T, H, W)`` or ``(Z, T, H, W)`` with axes labelled ``t`` (``z``),
     in-plane scale in mm and the source metadata (see :func:`~napari_dynmri._napari._layers.cine_layer_data`).
-    A file that is not a valid cine gives an error notification naming the reason and napari's
-    "nothing read" value ``[(None,)]``, so no traceback dialog opens.
+    A file that is not a valid cine (or too large for the memory) gives an error notification naming
+    the reason and napari's "nothing read" value ``[(None,)]``, so no traceback dialog opens and the
+    viewer is unchanged.
     """
     try:
         cine = read_cine(path)
-    except CineReadError as err:
+    except (CineReadError, MemoryError) as err:
         report_error(err, "read the cine")
         return [(None,)]
     return [cine_layer_data(cine, name=_layer_name(path))]

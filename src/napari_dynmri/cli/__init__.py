@@ -2,8 +2,13 @@
 
 Each sub-command lives in its own module exposing ``register(subparsers)``, which adds a parser
 whose ``func`` default takes the parsed ``argparse.Namespace`` and returns an exit code.
-Errors that a user can fix (bad input, bad options) are raised as :class:`UserError` (or
-``ValueError`` / ``OSError`` from the core) and printed as one line on stderr, no traceback.
+
+Every failure ends the same way, here and nowhere else: exit code 2 and one line on stderr,
+``dynmri COMMAND: error: <what, naming the file, and why>``, never a traceback (``dynmri --debug
+COMMAND ...`` shows it). Errors a user can fix are :class:`UserError`, ``ValueError`` (which
+includes :class:`~napari_dynmri.validation.InputError`) or ``OSError``; anything else is reported
+as unexpected. Bad options are reported the same way (no usage block). Ctrl-C gives exit code 130
+and one line.
 """
 
 from __future__ import annotations
@@ -14,37 +19,64 @@ import sys
 
 from napari_dynmri import __version__
 
-# Sub-command modules, in the order ``dynmri --help`` lists them.
+# Sub-commands, in the order ``dynmri --help`` lists them.
 _COMMANDS = ("simulate", "recon", "eval", "info", "models", "train", "demo")
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 class UserError(Exception):
     """An error caused by the user's input, reported as one line without a traceback."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``prog: error: message``) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dynmri",
         description="Dynamic (cine) MRI: simulate undersampling, reconstruct, evaluate.",
     )
     parser.add_argument("--version", action="version", version=f"napari-dynmri {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMANDS:
         importlib.import_module(f"napari_dynmri.cli.{name}").register(subparsers)
     return parser
 
 
+def _describe(err: BaseException) -> str:
+    """One line saying what went wrong."""
+    if isinstance(err, MemoryError):
+        text = "not enough memory for this input (try a smaller cine, fewer frames or a crop)"
+    elif isinstance(err, (UserError, ValueError, OSError)):
+        text = str(err) or type(err).__name__
+    else:
+        text = f"unexpected {type(err).__name__}: {err} (rerun with dynmri --debug for the traceback)"
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dynmri`` console script; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    prog = "dynmri"
     try:
+        args = build_parser().parse_args(argv)
+        prog = f"dynmri {args.command}"
         return int(args.func(args) or 0)
-    except (UserError, ValueError, OSError) as err:
-        print(f"dynmri {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"dynmri {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # the one place where every failure becomes one line
+        if debug:
+            raise
+        print(f"{prog}: error: {_describe(err)}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -57,7 +58,8 @@ def register(subparsers) -> None:
     parser.add_argument("--lam", default=None,
                         help="weight of every compressed-sensing method, or 'auto' (default: auto, per scan)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    parser.add_argument("--json", type=Path, help="write the summary and per-sequence scores as JSON")
+    parser.add_argument("--json", type=Path,
+                        help="write the summary and per-sequence scores as JSON (a score that is not finite is null)")
     parser.add_argument("--csv", type=Path, help="write per-frame scores (method, sequence, frame, psnr, ssim)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --json / --csv files")
     parser.set_defaults(func=run)
@@ -94,7 +96,8 @@ def evaluate_methods(methods, sequences, mask_kind, acceleration, center_lines, 
         methods: :class:`napari_dynmri.recon.ReconMethod` objects (distinct names).
         sequences: ``[(name, cine), ...]``, complex ``(T, H, W)`` scaled to max 1.
         mask_kind, acceleration, center_lines: the masks; sequence ``i`` uses seed ``seed + i``.
-        log: optional ``callable(str)`` told about each reconstruction.
+        log: optional ``callable(str)`` told about each reconstruction (``[i/n] sequence: ...``, the
+            progress of a long evaluation).
 
     Returns:
         ``{method name: [{"sequence", "psnr", "ssim", "nmse", "seconds", "psnr_per_frame",
@@ -123,7 +126,8 @@ def evaluate_methods(methods, sequences, mask_kind, acceleration, center_lines, 
                 }
             )
             if log is not None:
-                log(f"{name}: {method.name} {result['psnr']:.2f} dB, SSIM {result['ssim']:.3f} ({seconds:.1f} s)")
+                log(f"[{index + 1}/{len(sequences)}] {name}: {method.name} {result['psnr']:.2f} dB, "
+                    f"SSIM {result['ssim']:.3f} ({seconds:.1f} s)")
     return scores
 
 
@@ -151,16 +155,35 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _check_outputs(paths, overwrite: bool) -> None:
-    for path in paths:
-        if path is not None and path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+def _check_outputs(paths, overwrite: bool, data: str) -> None:
+    """Each given output may be written, is not the ``data`` file, and no two are the same file."""
+    from napari_dynmri.io.atomic import check_not_an_input, check_output_path
+
+    given = [path for path in paths if path is not None]
+    for path in given:
+        check_output_path(path, overwrite)
+        check_not_an_input(path, data, data.rsplit(":", 1)[0])
+    resolved = [path.resolve() for path in given]
+    if len(set(resolved)) != len(resolved):
+        raise UserError(f"--json and --csv name the same file {given[0]}; give two different files")
 
 
-def write_csv(path: Path, scores: dict) -> None:
-    """Per-frame scores: columns method, sequence, frame, psnr, ssim."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+def _json_ready(value):
+    """``value`` with every NaN or infinite float replaced by None (JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_csv(path: Path, scores: dict, overwrite: bool = False) -> None:
+    """Per-frame scores: columns method, sequence, frame, psnr, ssim (written atomically)."""
+    from napari_dynmri.io.atomic import atomic_output
+
+    with atomic_output(path, overwrite) as partial, open(partial, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["method", "sequence", "frame", "psnr", "ssim"])
         for name, rows in scores.items():
@@ -170,9 +193,12 @@ def write_csv(path: Path, scores: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from napari_dynmri.io.atomic import write_text
     from napari_dynmri.recon import get_method
+    from napari_dynmri.validation import check_sampling
 
-    _check_outputs((args.json, args.csv), args.overwrite)
+    _check_outputs((args.json, args.csv), args.overwrite, args.data)
+    check_sampling(args.acceleration, args.center_lines, source="the mask options")
     sequences = select_sequences(args.data, args.split)
     if not sequences:
         raise UserError(f"the {args.split} part of {args.data} is empty")
@@ -218,8 +244,7 @@ def run(args: argparse.Namespace) -> int:
                 for method in methods
             },
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_text(args.json, json.dumps(_json_ready(report), indent=2, allow_nan=False) + "\n", args.overwrite)
     if args.csv is not None:
-        write_csv(args.csv, scores)
+        write_csv(args.csv, scores, args.overwrite)
     return 0

@@ -17,6 +17,15 @@ from napari_dynmri.recon.methods import DEFAULT_METHOD
 NPZ_SUFFIX = ".npz"
 MAGNITUDE_SUFFIXES = (".nii", ".nii.gz", ".tif", ".tiff")
 SIMULATION_KEYS = ("kspace", "mask")
+# The method options a settings file may set ("recon" object of --config), with their defaults.
+RECON_DEFAULTS = {
+    "model": DEFAULT_METHOD,
+    "lam": None,
+    "iterations": None,
+    "adapt": False,
+    "adapt_iterations": None,
+    "device": "auto",
+}
 
 
 def _suffix(path: Path) -> str:
@@ -25,34 +34,66 @@ def _suffix(path: Path) -> str:
 
 def _is_simulation(path: str) -> bool:
     """True when ``path`` is an npz written by ``dynmri simulate`` (it holds kspace and mask)."""
+    from napari_dynmri.io.npz import npz_arrays
+
     if not str(path).lower().endswith(NPZ_SUFFIX) or not Path(path).is_file():
         return False
-    with np.load(path) as archive:
-        return all(key in archive.files for key in SIMULATION_KEYS)
+    return all(key in npz_arrays(path) for key in SIMULATION_KEYS)
+
+
+def _acquisition_meta(value, source) -> dict:
+    """The ``meta`` of a simulate npz: a JSON object whose ``pixel_spacing_mm``, if any, is valid."""
+    from napari_dynmri.validation import check_spacing, fail
+
+    if value is None:
+        return {}
+    if value.shape != () or value.dtype.kind != "U":
+        raise fail(source, f"meta must be a JSON string, got a {value.dtype} array of shape {value.shape}")
+    try:
+        meta = json.loads(str(value))
+    except ValueError as err:
+        raise fail(source, f"meta is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise fail(source, f"meta must be a JSON object, got {type(meta).__name__}")
+    if meta.get("pixel_spacing_mm") is not None:
+        meta["pixel_spacing_mm"] = list(check_spacing(meta["pixel_spacing_mm"], f"{source} meta"))
+    return meta
+
+
+def _same_shape(array, shape, source, key: str):
+    """``array`` (or None) as finite complex64 of ``shape``."""
+    from napari_dynmri.validation import cast_finite, fail
+
+    if array is None:
+        return None
+    if array.shape != tuple(shape):
+        raise fail(source, f"{key} has shape {array.shape}, not the k-space shape {tuple(shape)}")
+    return cast_finite(array, np.complex64, source, key)
 
 
 def load_acquisition(args: argparse.Namespace) -> dict:
     """The acquisition to reconstruct: ``kspace``, ``mask``, ``zero_filled``, ``target`` (or None), ``meta``.
 
-    A ``dynmri simulate`` npz is used as saved (the mask options are ignored); any other input is
-    read as a cine, scaled to max |x| = 1 and undersampled as ``dynmri simulate`` would.
+    A ``dynmri simulate`` npz is used as saved (the mask options are ignored), every array checked
+    (:mod:`napari_dynmri.validation`: complex finite k-space, a non-empty 0/1 mask of its shape,
+    ``zero_filled`` and ``target`` of that shape, ``meta`` a JSON object); any other input is read
+    as a cine, scaled to max |x| = 1 and undersampled as ``dynmri simulate`` would.
     """
+    from napari_dynmri.io.npz import load_npz, npz_arrays
+    from napari_dynmri.recon.base import check_recon_inputs
+
     if _is_simulation(args.input):
-        with np.load(args.input) as archive:
-            kspace = archive["kspace"]
-            mask = archive["mask"].astype(bool)
-            if kspace.ndim != 3 or mask.shape != kspace.shape:
-                raise UserError(
-                    f"{args.input}: kspace {kspace.shape} and mask {mask.shape} must be one (T, H, W) shape"
-                )
-            meta = json.loads(str(archive["meta"])) if "meta" in archive.files else {}
-            return {
-                "kspace": kspace.astype(np.complex64),
-                "mask": mask,
-                "zero_filled": archive["zero_filled"] if "zero_filled" in archive.files else None,
-                "target": archive["target"] if "target" in archive.files else None,
-                "meta": meta,
-            }
+        present = npz_arrays(args.input)
+        keys = [key for key in ("kspace", "mask", "zero_filled", "target", "meta") if key in present]
+        arrays = load_npz(args.input, keys)
+        kspace, mask = check_recon_inputs(arrays["kspace"], arrays["mask"], args.input)
+        return {
+            "kspace": kspace,
+            "mask": mask,
+            "zero_filled": _same_shape(arrays.get("zero_filled"), kspace.shape, args.input, "zero_filled"),
+            "target": _same_shape(arrays.get("target"), kspace.shape, args.input, "target"),
+            "meta": _acquisition_meta(arrays.get("meta"), args.input),
+        }
     sim = simulate_from_args(args)
     return {
         "kspace": sim.kspace,
@@ -61,6 +102,55 @@ def load_acquisition(args: argparse.Namespace) -> dict:
         "target": sim.target,
         "meta": sim.meta,
     }
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key of a settings file's "recon" object -> (test of a non-null value, what it must be, null allowed)
+_SETTING_CHECKS = {
+    "model": (lambda v: isinstance(v, str) and v.strip() != "", "a method or model name", False),
+    "lam": (lambda v: v == "auto" or (_is_number(v) and v >= 0), 'a number >= 0, "auto" or null', True),
+    "iterations": (lambda v: _is_int(v) and v >= 1, "an integer >= 1 or null", True),
+    "adapt": (lambda v: isinstance(v, bool), "true or false", False),
+    "adapt_iterations": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 or null", True),
+    "device": (lambda v: isinstance(v, str) and v.strip() != "", "a device name (auto, cpu, cuda, mps)", False),
+}
+
+
+def read_recon_settings(path) -> dict:
+    """The ``"recon"`` object of a settings JSON (the napari Export widget's ``settings.json``), checked.
+
+    Keys (each optional): ``model`` (str), ``lam`` (number >= 0, "auto" or null), ``iterations``
+    (int >= 1 or null), ``adapt`` (bool), ``adapt_iterations`` (int >= 0 or null), ``device`` (str).
+    Other top-level keys are ignored; an unknown key inside ``"recon"`` or a wrong type raises an
+    ``InputError`` naming the file and the key. Returns the given keys, ``lam`` as a string.
+    """
+    from napari_dynmri.validation import fail, read_json
+
+    recon = read_json(path, "settings file").get("recon")
+    if not isinstance(recon, dict):
+        raise fail(path, 'has no "recon" object with the options of dynmri recon')
+    for key, value in recon.items():
+        if key not in _SETTING_CHECKS:
+            raise fail(path, f'"recon" has an unknown key {key!r}; known keys: {", ".join(_SETTING_CHECKS)}')
+        test, what, nullable = _SETTING_CHECKS[key]
+        if not ((value is None and nullable) or (value is not None and test(value))):
+            raise fail(path, f'"recon".{key} must be {what}, got {json.dumps(value)}')
+    return {key: (str(value) if key == "lam" and value is not None else value) for key, value in recon.items()}
+
+
+def apply_settings(args: argparse.Namespace) -> None:
+    """Fill the method options not given on the command line from ``--config``, then from the defaults."""
+    settings = read_recon_settings(args.config) if args.config is not None else {}
+    for key, default in RECON_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, settings.get(key, default))
 
 
 def register(subparsers) -> None:
@@ -75,6 +165,13 @@ def register(subparsers) -> None:
     parser.add_argument("input", help="simulate npz, cine file, DICOM folder, or sample:pig / sample:phantom")
     parser.add_argument("-o", "--output", required=True, type=Path, help="output .npz, .nii, .nii.gz, .tif or .tiff")
     parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="SETTINGS",
+        help='a settings JSON (as the napari Export widget writes) whose "recon" object gives the method '
+        "options below (model, lam, iterations, adapt, adapt_iterations, device); options given here win",
+    )
+    parser.add_argument(
         "--model",
         default=None,
         help="cs-auto, cs-xf, cs-lps, cs-ttv, view-sharing, zero-filled, a shipped model name or a checkpoint path "
@@ -87,12 +184,12 @@ def register(subparsers) -> None:
         "or 'auto' (default: auto, chosen per scan on held-out lines)",
     )
     parser.add_argument("--iterations", type=int, default=None, help="iterations of a compressed-sensing method")
-    parser.add_argument("--adapt", action="store_true",
+    parser.add_argument("--adapt", action="store_true", default=None,
                         help="network only: fine-tune it on this scan's own k-space first (self-supervised, "
                         "held-out lines stop it; see docs/benchmarks.md for what it brings and costs)")
     parser.add_argument("--adapt-iterations", type=int, default=None,
                         help="network only: at most this many adaptation steps (default: 20)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_mask_arguments(parser)
     parser.set_defaults(func=run)
@@ -111,19 +208,24 @@ def _progress(label: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from napari_dynmri.io.atomic import (
+        atomic_output,
+        check_not_an_input,
+        check_output_path,
+    )
     from napari_dynmri.metrics import psnr, ssim
     from napari_dynmri.physics import ifft2c
     from napari_dynmri.recon import get_method
+    from napari_dynmri.validation import cast_finite
 
     suffix = _suffix(args.output)
     if suffix != NPZ_SUFFIX and suffix not in MAGNITUDE_SUFFIXES:
         raise UserError(
             f"cannot write {args.output}: use an output ending in {', '.join((NPZ_SUFFIX,) + MAGNITUDE_SUFFIXES)}"
         )
-    if args.output.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
-    if args.model is None:
-        args.model = DEFAULT_METHOD
+    check_output_path(args.output, args.overwrite)
+    check_not_an_input(args.output, args.input, *([args.config] if args.config else []))
+    apply_settings(args)
 
     if args.adapt_iterations is not None and not args.adapt:
         raise UserError("--adapt-iterations needs --adapt")
@@ -133,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name))
     seconds = time.perf_counter() - start
+    recon = cast_finite(recon, np.complex64, method.name, "the reconstruction")  # e.g. NaN network weights
 
     meta = {
         "method": method.name,
@@ -143,10 +246,9 @@ def run(args: argparse.Namespace) -> int:
         "input": str(args.input),
         "acquisition": acquisition["meta"],
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == NPZ_SUFFIX:
         arrays = {
-            "recon": recon.astype(np.complex64),
+            "recon": recon,
             "kspace": acquisition["kspace"],
             "mask": acquisition["mask"],
             "zero_filled": (
@@ -158,18 +260,15 @@ def run(args: argparse.Namespace) -> int:
         }
         if acquisition["target"] is not None:
             arrays["target"] = acquisition["target"]
-        partial = args.output.with_name(f".partial-{args.output.name}")
-        with open(partial, "wb") as f:
+        with atomic_output(args.output, args.overwrite) as partial, open(partial, "wb") as f:
             np.savez_compressed(f, **arrays)
-        partial.replace(args.output)
     else:
         from napari_dynmri.io import write_cine
 
-        spacing = acquisition["meta"].get("pixel_spacing_mm")
         write_cine(
             args.output,
             np.abs(recon).astype(np.float32),
-            tuple(spacing) if spacing else None,
+            acquisition["meta"].get("pixel_spacing_mm"),
             overwrite=args.overwrite,
         )
 

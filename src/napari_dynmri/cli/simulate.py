@@ -53,13 +53,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from napari_dynmri.io.atomic import (
+        atomic_output,
+        check_not_an_input,
+        check_output_path,
+    )
+
     if args.output.suffix != ".npz":
         raise ValueError(f"output must be an .npz file, got {args.output}")
-    if args.output.exists() and not args.overwrite:
-        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+    check_output_path(args.output, args.overwrite)
+    check_not_an_input(args.output, args.input)
     sim = simulate_from_args(args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.output, **sim.to_npz_dict())
+    with atomic_output(args.output, args.overwrite) as partial, open(partial, "wb") as f:
+        np.savez_compressed(f, **sim.to_npz_dict())
     t, h, w = sim.target.shape
     print(
         f"{args.output}: {t} frames of {h} x {w}, {sim.meta['mask']} mask, "

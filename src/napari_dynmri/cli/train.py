@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from napari_dynmri.cli import UserError
 from napari_dynmri.physics import MASK_KINDS
 
 # option destination -> dotted configuration key
@@ -93,13 +94,22 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from napari_dynmri.training.config import load_config
     from napari_dynmri.training.distributed import from_environment
-    from napari_dynmri.training.trainer import find_checkpoint, read_checkpoint_config, train
+    from napari_dynmri.training.trainer import (
+        find_checkpoint,
+        read_checkpoint_config,
+        run_folder_of,
+        train,
+    )
 
     overrides = overrides_from_args(args)
     base = None
     if args.resume is not None:
         base = read_checkpoint_config(args.resume)
-        overrides.setdefault("output", str(find_checkpoint(args.resume).parent))
+        run_folder = run_folder_of(find_checkpoint(args.resume))
+        if run_folder is None and "output" not in overrides:
+            raise UserError(f"{args.resume} is a checkpoint outside its run folder (not RUN/checkpoint); "
+                            "pass -o FOLDER to say where the resumed run writes")
+        overrides.setdefault("output", str(run_folder))
     elif args.config is None and "model.name" not in overrides:
         raise ValueError("give a CONFIG file, --resume FOLDER, or at least --model and --train-data")
     config = load_config(args.config, overrides, base=base)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from napari_dynmri import validation
 from napari_dynmri.io.kspace import looks_like_kspace
 from napari_dynmri.physics.fft import ifft2c
 
 
-class CineReadError(ValueError):
+class CineReadError(validation.InputError):
     """A file cannot be read as a cine; the message names the file and the reason in one sentence."""
 
 
@@ -51,14 +52,15 @@ class Cine:
 
 def fail(source, reason: str) -> CineReadError:
     """A :class:`CineReadError` reading ``"<source>: <reason>"`` (one sentence, no newlines)."""
-    return CineReadError(f"{source}: {' '.join(str(reason).split())}")
+    return validation.fail(source, str(reason), CineReadError)
 
 
 def check_array(data: np.ndarray, source) -> None:
-    """Raise :class:`CineReadError` unless ``data`` is a non-empty, finite, numeric 3D/4D, non-RGB cine.
+    """Raise :class:`CineReadError` unless ``data`` is a non-empty, numeric 3D/4D, non-RGB cine.
 
     RGB(A) is recognised by the last axis having 3 or 4 entries while the two axes before it are
-    larger (an image ``(..., H, W, 3)``); a real cine is never 3 or 4 pixels wide.
+    larger (an image ``(..., H, W, 3)``); a real cine is never 3 or 4 pixels wide. Finiteness is
+    checked by :func:`build_cine` after the cast to float32 / complex64.
     """
     if data.dtype.kind not in "biufc":
         raise fail(source, f"holds non-numeric data (dtype {data.dtype}), not an image series")
@@ -73,8 +75,6 @@ def check_array(data: np.ndarray, source) -> None:
         raise fail(source, f"has {data.ndim} dimensions {data.shape}; a cine has 3 (T, H, W) or 4 (Z, T, H, W)")
     if data.shape[-1] in (3, 4) and min(data.shape[-3:-1]) > data.shape[-1]:
         raise fail(source, f"looks like an RGB(A) colour image (shape {data.shape}); a cine must be greyscale")
-    if not np.all(np.isfinite(data)):
-        raise fail(source, "contains NaN or infinite values")
 
 
 def build_cine(
@@ -107,35 +107,26 @@ def build_cine(
     complex_data = np.iscomplexobj(data)
     if kspace and not complex_data:
         raise fail(source, f"holds k-space that is real-valued (dtype {data.dtype}); k-space must be complex")
+    data = validation.cast_finite(data, np.complex64 if complex_data else np.float32, source)
     if kspace is None:
         kspace = complex_data and looks_like_kspace(data)
     if kspace:
-        data = ifft2c(data)
+        data = validation.cast_finite(ifft2c(data), np.complex64, source, "the image of its k-space")
     meta["format"] = fmt
     meta["kspace_input"] = bool(meta.get("kspace_input", False) or kspace)
-    data = data.astype(np.complex64 if np.iscomplexobj(data) else np.float32, copy=False)
     return Cine(
         data=data,
-        pixel_spacing_mm=_spacing(pixel_spacing_mm, source),
+        pixel_spacing_mm=validation.check_spacing(pixel_spacing_mm, source),
         trigger_times_ms=_times(trigger_times_ms, data.shape, source),
         source=str(source),
         meta=meta,
     )
 
 
-def _spacing(value, source) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    spacing = np.asarray(value, dtype=float).ravel()
-    if spacing.shape != (2,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
-        raise fail(source, f"has an invalid pixel spacing {spacing.tolist()}; expected two positive values in mm")
-    return float(spacing[0]), float(spacing[1])
-
-
 def _times(value, shape: tuple[int, ...], source) -> np.ndarray | None:
     if value is None:
         return None
-    times = np.asarray(value, dtype=float)
+    times = validation.cast_finite(value, np.float64, source, "the trigger times")
     if times.ndim == 2 and 1 in times.shape and len(shape) == 3:
         times = times.ravel()
     if times.shape not in {(shape[-3],), tuple(shape[:-2])}:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri.io.cine import Cine, build_cine, fail
+from napari_dynmri.validation import check_decoded_size, check_input_file
 
 # Extensions taken as single DICOM files.
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
@@ -46,7 +47,10 @@ def read_dicom_series(paths, source) -> Cine:
     Files in a folder that are not DICOM images (README, DICOMDIR, reports without pixel data) are
     skipped; in an explicit list they are an error. A folder holding several series
     (``SeriesInstanceUID``) is an error naming them. All slices must have the same number of frames
-    and the same image size. Enhanced (multi-frame) DICOM is not supported.
+    and the same image size. Enhanced (multi-frame) DICOM is not supported. Two images of one slice
+    at the same trigger time and instance number (a copied series, or two acquisitions without
+    series UIDs) are refused, and the pixel data is sized from the headers against the
+    decoded-size limit before it is decoded.
 
     Args:
         paths: a folder, or a sequence of file paths.
@@ -64,6 +68,7 @@ def read_dicom_series(paths, source) -> Cine:
     files = sorted(p for p in Path(paths).iterdir() if p.is_file()) if from_folder else [Path(p) for p in paths]
     datasets = []
     for file in files:
+        check_input_file(file)
         try:
             ds = pydicom.dcmread(file, force=False)
         except InvalidDicomError as err:
@@ -94,6 +99,10 @@ def read_dicom_series(paths, source) -> Cine:
     for file, ds in items:
         if int(ds.get("NumberOfFrames", 1) or 1) > 1:
             raise fail(file, "is a multi-frame (enhanced) DICOM file, which is not supported; export one file per frame")
+    _check_distinct(items, source)
+    first = items[0][1]
+    check_decoded_size((len(items), int(first.get("Rows", 0) or 0), int(first.get("Columns", 0) or 0)),
+                       np.float32, source, "the pixel data")
 
     slices = defaultdict(list)
     for file, ds in items:
@@ -120,7 +129,6 @@ def read_dicom_series(paths, source) -> Cine:
         data = data[0]
         trigger = None if trigger is None else trigger[0]
 
-    first = items[0][1]
     spacing = first.get("PixelSpacing")
     return build_cine(
         data,
@@ -138,6 +146,18 @@ def read_dicom_series(paths, source) -> Cine:
             "n_files": len(items),
         },
     )
+
+
+def _check_distinct(items, source) -> None:
+    """Refuse two images of one slice with the same trigger time and instance number (a copy or two scans)."""
+    frames: dict[tuple, Path] = {}
+    for file, ds in items:
+        key = (_slice_position(ds), *_frame_order(ds))
+        if key in frames:
+            raise fail(source, f"holds two images of one slice at the same trigger time and instance number "
+                       f"({frames[key].name} and {file.name}): a copied series or two acquisitions; pass the "
+                       "files of one series")
+        frames[key] = file
 
 
 def _float(ds, keyword: str) -> float:

@@ -10,14 +10,18 @@ complex64, values as stored. Per format:
   affine is done. ``pixel_spacing_mm = (zoom_y, zoom_x)``; trigger times are ``arange(T) * dt`` from
   the time zoom, only when the header's time unit is set (s, ms or us).
 * **NumPy** ``.npy``: the array as stored, cine axis order. ``.npz``: the first of the keys
-  ``target``, ``image``, ``cine``, ``kspace`` that exists, else the only array in the file.
+  ``recon`` (a ``dynmri recon`` output), ``target``, ``image``, ``cine``, ``kspace`` that exists,
+  else the only array in the file. Headers are checked before anything is decompressed
+  (:mod:`napari_dynmri.io.npz`); pickled arrays are refused.
 * **MATLAB** ``.mat`` v5 (scipy) and v7.3 (HDF5, h5py): the first of the same variable names, else
   the only numeric array with at least 3 dimensions. The MATLAB array is taken as ``(H, W, T)`` or
   ``(H, W, Z, T)`` (MATLAB's own index order) and moved to ``(T, H, W)`` / ``(Z, T, H, W)``. h5py sees
   v7.3 arrays with their axes reversed; they are reversed back first, so both versions agree.
   Complex v7.3 data (a compound of ``real`` / ``imag``) is supported. Because MATLAB stores colour
   images as ``(H, W, 3)``, a MATLAB cine with 3 or 4 frames is refused as RGB.
-* **HDF5** ``.h5``/``.hdf5``: a ``kspace`` dataset (fastMRI-style), ``(T, H, W)`` single coil,
+* **HDF5** ``.h5``/``.hdf5`` (and MATLAB v7.3): external links, external storage and virtual
+  datasets are refused (they would read other files), soft links are not followed. A ``kspace``
+  dataset (fastMRI-style), ``(T, H, W)`` single coil,
   ``(T, C, H, W)`` or ``(Z, T, C, H, W)`` multi-coil (combined with
   :func:`~napari_dynmri.io.kspace.combine_coils`); otherwise the first of the datasets
   ``reconstruction_rss``, ``target``, ``image``, ``cine``, else the only dataset with >= 3 dims.
@@ -26,7 +30,9 @@ complex64, values as stored. Per format:
   from ImageJ resolution tags when the unit is a length.
 
 Containers (npz, mat, HDF5) may hold ``pixel_spacing_mm`` (2 values, row then column) and
-``trigger_times_ms`` (``(T,)`` or ``(Z, T)``) next to the data. Data named ``kspace`` must be complex
+``trigger_times_ms`` (``(T,)`` or ``(Z, T)``) next to the data. Every input is a regular file (or a
+DICOM folder) and is checked against the decoded-size limit of :mod:`napari_dynmri.validation`
+from its header, before it is decompressed. Data named ``kspace`` must be complex
 and is brought to image space with :func:`~napari_dynmri.physics.fft.ifft2c`; any other complex
 array is checked with :func:`~napari_dynmri.io.kspace.looks_like_kspace`. In both cases
 ``meta['kspace_input']`` is True.
@@ -34,22 +40,42 @@ array is checked with :func:`~napari_dynmri.io.kspace.looks_like_kspace`. In bot
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from napari_dynmri.io.cine import Cine, CineReadError, build_cine, check_array, fail
-from napari_dynmri.io.dicom import DICOM_SUFFIXES, folder_has_dicom, has_dicom_magic, read_dicom_series
+from napari_dynmri.io.dicom import (
+    DICOM_SUFFIXES,
+    folder_has_dicom,
+    has_dicom_magic,
+    read_dicom_series,
+)
 from napari_dynmri.io.kspace import combine_coils
+from napari_dynmri.io.mat5 import mat5_variables
+from napari_dynmri.io.npz import load_npy, load_npz, npz_arrays
+from napari_dynmri.validation import (
+    InputError,
+    cast_finite,
+    check_decoded_bytes,
+    check_decoded_size,
+    check_input_file,
+)
 
-# Names looked up, in this order, for the cine in npz / mat files.
-IMAGE_KEYS = ("target", "image", "cine", "kspace")
+# Names looked up, in this order, for the cine in npz / mat files ("recon": a `dynmri recon` output).
+IMAGE_KEYS = ("recon", "target", "image", "cine", "kspace")
 # Image datasets looked up, in this order, in HDF5 files without a ``kspace`` dataset.
 HDF5_IMAGE_KEYS = ("reconstruction_rss", "target", "image", "cine")
 # Metadata stored next to the data in container formats (never taken as the cine itself).
 META_KEYS = ("pixel_spacing_mm", "trigger_times_ms")
+
+_LIBRARY_LOGGERS = ("tifffile", "nibabel", "pydicom", "h5py", "scipy")
 
 _COIL_COMBINATION = "SENSE-1 with sensitivities from the central 24 rows of the time-averaged k-space"
 
@@ -71,9 +97,8 @@ def read_cine(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Cine:
             raise CineReadError("read_cine: got an empty list of files")
         if len(paths) == 1:
             return read_cine(paths[0])
-        missing = [p for p in paths if not p.is_file()]
-        if missing:
-            raise fail(missing[0], "does not exist or is not a file")
+        for p in paths:
+            _guarded(p, "a file", lambda p=p: check_input_file(p))
         source = f"{paths[0].parent} ({len(paths)} files)"
         return _guarded(source, "a DICOM series", lambda: read_dicom_series(paths, source))
     path = Path(path)
@@ -81,6 +106,7 @@ def read_cine(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Cine:
         raise fail(path, "does not exist")
     if path.is_dir():
         return _guarded(path, "a DICOM folder", lambda: read_dicom_series(path, path))
+    _guarded(path, "a file", lambda: check_input_file(path))
     suffix = _suffix(path)
     if suffix in _READERS:
         what, reader = _READERS[suffix]
@@ -113,12 +139,34 @@ def _suffix(path: Path) -> str:
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
 
 
+@contextlib.contextmanager
+def _quiet_libraries():
+    """Silence the readers' own logging and warnings about damaged files: they would print lines
+    of their own, while the error (or the cine) says what matters."""
+    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    disabled = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, was in zip(loggers, disabled):
+            logger.disabled = was
+
+
 def _guarded(source, what: str, read: Callable[[], Cine]) -> Cine:
     """Run ``read``; any library exception becomes a one-line :class:`CineReadError` naming ``source``."""
     try:
-        return read()
+        with _quiet_libraries():
+            return read()
     except CineReadError:
         raise
+    except InputError as err:
+        raise CineReadError(str(err)) from None
+    except MemoryError:
+        raise fail(source, f"is too large to read as {what} in the memory available") from None
     except Exception as err:  # libraries raise anything from OSError to struct.error on bad files
         raise fail(source, f"cannot read as {what}: {type(err).__name__}: {err}") from err
 
@@ -142,16 +190,14 @@ def _pick(shapes: dict[str, tuple[int, ...]], order: Sequence[str], min_ndim: in
 
 
 def _read_npy(path: Path) -> Cine:
-    data = np.load(path, allow_pickle=False)
-    return build_cine(data, path, fmt="npy")
+    return build_cine(load_npy(path), path, fmt="npy")
 
 
 def _read_npz(path: Path) -> Cine:
-    with np.load(path, allow_pickle=False) as archive:
-        shapes = {k: archive[k].shape for k in archive.files}
-        key = _pick(shapes, IMAGE_KEYS, 0, path, "the arrays")
-        meta = {k: archive[k] for k in META_KEYS if k in archive.files}
-        data = archive[key]
+    shapes = {name: shape for name, (shape, _dtype) in npz_arrays(path).items()}
+    key = _pick(shapes, IMAGE_KEYS, 0, path, "the arrays")
+    arrays = load_npz(path, [key, *(k for k in META_KEYS if k in shapes)])
+    data, meta = arrays.pop(key), arrays
     return build_cine(
         data,
         path,
@@ -173,6 +219,8 @@ def _read_nifti(path: Path) -> Cine:
     import nibabel
 
     image = nibabel.load(path)
+    scaled = image.dataobj.slope != 1 or image.dataobj.inter != 0
+    check_decoded_size(image.shape, np.float64 if scaled else image.get_data_dtype(), path)
     data = np.asanyarray(image.dataobj)
     zooms = image.header.get_zooms()
     while data.ndim > 4 and data.shape[-1] == 1:
@@ -205,14 +253,18 @@ def _read_mat(path: Path) -> Cine:
         with h5py.File(path, "r") as f:
             datasets = {
                 name: obj
-                for name, obj in f.items()
-                if isinstance(obj, h5py.Dataset) and _is_numeric_h5(obj) and obj.attrs.get("MATLAB_class") != b"char"
+                for name, obj in _h5_datasets(f, path).items()
+                if _is_numeric_h5(obj) and obj.attrs.get("MATLAB_class") != b"char"
             }
             # h5py sees MATLAB's column-major arrays with reversed axes: .T restores MATLAB order.
             shapes = {name: d.shape[::-1] for name, d in datasets.items()}
             return _matlab_cine(shapes, lambda name: _h5_array(datasets[name]).T, path, "mat-v7.3")
     from scipy.io import loadmat
 
+    variables = mat5_variables(path)
+    listing = ", ".join(f"{name} {shape}" for name, shape, _ in variables)
+    check_decoded_bytes(sum(math.prod(shape) * itemsize for _, shape, itemsize in variables), path,
+                        f"the variables [{listing}]")
     variables = {
         name: value
         for name, value in loadmat(path).items()
@@ -249,8 +301,35 @@ def _is_numeric_h5(dataset) -> bool:
     return dataset.dtype.kind in "biufc" or (names is not None and {"real", "imag"} <= set(names))
 
 
+def _h5_datasets(f, path: Path) -> dict:
+    """The datasets at the root of an open HDF5 file, refusing any that would read another file.
+
+    External links, external raw storage and virtual datasets are refused with a line naming the
+    dataset; soft links are not followed (they are left out). No data is read.
+    """
+    import h5py
+
+    datasets = {}
+    for name in f:
+        link = f.get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise fail(path, f"has an external link {name!r} to {link.filename!r}; links to other files are "
+                       "not followed")
+        if not isinstance(link, h5py.HardLink):
+            continue
+        obj = f[name]
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        if obj.external or obj.is_virtual:
+            raise fail(path, f"dataset {name!r} stores its data in other files (external or virtual storage), "
+                       "which is not read")
+        datasets[name] = obj
+    return datasets
+
+
 def _h5_array(dataset) -> np.ndarray:
-    """Dataset as an array; a compound of ``real`` / ``imag`` fields (MATLAB v7.3) becomes complex."""
+    """Dataset as an array (size checked first); a compound of ``real`` / ``imag`` fields (MATLAB v7.3) becomes complex."""
+    check_decoded_size(dataset.shape, dataset.dtype, dataset.file.filename, f"dataset {dataset.name!r}")
     data = dataset[()]
     if data.dtype.names is not None:
         real, imag = data["real"], data["imag"]
@@ -265,7 +344,7 @@ def _read_hdf5(path: Path) -> Cine:
     import h5py
 
     with h5py.File(path, "r") as f:
-        datasets = {name: obj for name, obj in f.items() if isinstance(obj, h5py.Dataset) and _is_numeric_h5(obj)}
+        datasets = {name: obj for name, obj in _h5_datasets(f, path).items() if _is_numeric_h5(obj)}
         meta_values = {
             key: _h5_array(datasets[key]) if key in datasets else f.attrs.get(key) for key in META_KEYS
         }
@@ -294,6 +373,7 @@ def _read_hdf5(path: Path) -> Cine:
         "n_coils": int(data.shape[-3]),
         "coil_combination": _COIL_COMBINATION,
     }
+    data = cast_finite(data, np.complex64, path, "the kspace dataset")  # one NaN would blank every coil map
     return build_cine(combine_coils(data), path, kspace=False, meta=meta, **common)
 
 
@@ -306,7 +386,10 @@ def _read_tiff(path: Path) -> Cine:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise fail(path, "holds no image series")
         series = tif.series[0]
+        check_decoded_size(series.shape, series.dtype, path)
         data, axes = series.asarray(), series.axes
         spacing = _imagej_spacing(tif)
     if "S" in axes:  # samples per pixel: RGB(A), also when stored as separate planes

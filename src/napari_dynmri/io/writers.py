@@ -8,12 +8,13 @@ the magnitude as float32 with the axes inverse to the reader's, so ``read_cine``
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
+from napari_dynmri.io.atomic import atomic_output
 from napari_dynmri.io.readers import META_KEYS
+from napari_dynmri.validation import cast_finite, check_spacing
 
 WRITE_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
 
@@ -25,26 +26,33 @@ def write_cine(
     *,
     key: str = "image",
     overwrite: bool = False,
+    slice_thickness_mm: float | None = None,
+    trigger_times_ms: np.ndarray | None = None,
 ) -> Path:
     """Write a cine ``data`` ``(T, H, W)`` or ``(Z, T, H, W)`` (real or complex) to ``path``.
 
     The format follows the extension:
 
     * ``.npy``: the array as given (no spacing is stored).
-    * ``.npz``: the array under ``key``, plus ``pixel_spacing_mm`` when given.
+    * ``.npz``: the array under ``key``, plus ``pixel_spacing_mm``, ``slice_thickness_mm`` and
+      ``trigger_times_ms`` when given.
     * ``.nii`` / ``.nii.gz``: magnitude float32 as ``(x, y, z, t)`` (``(x, y, 1, t)`` for one slice),
-      voxel size ``(col, row, 1)`` mm.
+      voxel size ``(col, row, thickness)`` mm (thickness 1 when not given), t step the mean frame
+      interval in ms (units mm and msec, so the reader gets the frame times back).
     * ``.tif`` / ``.tiff``: magnitude float32 ImageJ hyperstack (``TYX`` or ``TZYX``), resolution
-      in pixels per mm when the spacing is given.
+      in pixels per mm when the spacing is given, ImageJ ``spacing`` (mm) and ``finterval`` (s).
 
-    The file is written under a temporary name and renamed, so a failed write leaves nothing behind.
+    The file is written atomically (:func:`~napari_dynmri.io.atomic.atomic_output`): a failed write
+    leaves nothing behind and the old file, if any, untouched. NaN or infinite values are refused.
 
     Args:
         path: destination; its extension picks the format.
         data: real or complex array, 3D or 4D.
-        pixel_spacing_mm: ``(row, col)`` spacing in mm, or None.
+        pixel_spacing_mm: ``(row, col)`` spacing in mm (see :func:`~napari_dynmri.validation.check_spacing`), or None.
         key: array name inside ``.npz`` files (must not be a metadata name).
         overwrite: replace an existing file instead of raising ``FileExistsError``.
+        slice_thickness_mm: slice thickness (z spacing) in mm, or None.
+        trigger_times_ms: frame times in ms, ``(T,)`` or ``(Z, T)``, or None.
 
     Returns:
         The path written.
@@ -53,18 +61,25 @@ def write_cine(
     data = np.asarray(data)
     if data.ndim not in (3, 4) or data.dtype.kind not in "biufc":
         raise ValueError(f"a cine must be a numeric (T, H, W) or (Z, T, H, W) array, got {data.dtype} {data.shape}")
-    if pixel_spacing_mm is not None and len(pixel_spacing_mm) != 2:
-        raise ValueError(f"pixel_spacing_mm must be (row, col), got {pixel_spacing_mm!r}")
+    if data.dtype.kind in "fc":  # integers are always finite; the check casts nothing
+        cast_finite(data, data.dtype, path, "the cine to write")
+    pixel_spacing_mm = check_spacing(pixel_spacing_mm, path)
+    if slice_thickness_mm is not None:
+        slice_thickness_mm = float(cast_finite(np.asarray(slice_thickness_mm), np.float64, path, "the slice thickness"))
+        if slice_thickness_mm <= 0:
+            raise ValueError(f"{path}: the slice thickness must be positive, got {slice_thickness_mm}")
+    if trigger_times_ms is not None:
+        trigger_times_ms = cast_finite(np.asarray(trigger_times_ms), np.float64, path, "the trigger times")
+        if trigger_times_ms.shape[-1:] != data.shape[-3:-2]:
+            raise ValueError(f"{path}: {trigger_times_ms.shape[-1:]} trigger times for {data.shape[-3]} frames")
+    interval_ms = (float(np.mean(np.diff(trigger_times_ms, axis=-1)))
+                   if trigger_times_ms is not None and trigger_times_ms.shape[-1] > 1 else None)
     if key in META_KEYS:
         raise ValueError(f"key {key!r} is reserved for metadata; choose another name such as 'image'")
     suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix.lower()
     if suffix not in WRITE_SUFFIXES:
         raise ValueError(f"cannot write '{path.name}': unknown extension; use one of {', '.join(WRITE_SUFFIXES)}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-
-    partial = path.with_name(f".partial-{uuid.uuid4().hex[:8]}-{path.name}")
-    try:
+    with atomic_output(path, overwrite) as partial:
         if suffix == ".npy":
             with open(partial, "wb") as f:
                 np.save(f, data, allow_pickle=False)
@@ -72,29 +87,35 @@ def write_cine(
             arrays = {key: data}
             if pixel_spacing_mm is not None:
                 arrays["pixel_spacing_mm"] = np.asarray(pixel_spacing_mm, dtype=np.float64)
+            if slice_thickness_mm is not None:
+                arrays["slice_thickness_mm"] = np.float64(slice_thickness_mm)
+            if trigger_times_ms is not None:
+                arrays["trigger_times_ms"] = trigger_times_ms
             with open(partial, "wb") as f:
                 np.savez(f, **arrays)
         elif suffix in (".nii", ".nii.gz"):
-            _write_nifti(partial, np.abs(data).astype(np.float32), pixel_spacing_mm)
+            _write_nifti(partial, np.abs(data).astype(np.float32), pixel_spacing_mm, slice_thickness_mm, interval_ms)
         else:
-            _write_tiff(partial, np.abs(data).astype(np.float32), pixel_spacing_mm)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+            _write_tiff(partial, np.abs(data).astype(np.float32), pixel_spacing_mm, slice_thickness_mm, interval_ms)
     return path
 
 
-def _write_nifti(path: Path, magnitude: np.ndarray, pixel_spacing_mm) -> None:
+def _write_nifti(path: Path, magnitude: np.ndarray, pixel_spacing_mm, thickness_mm, interval_ms) -> None:
     import nibabel
 
     volume = magnitude if magnitude.ndim == 4 else magnitude[None]  # (Z, T, H, W)
     row, col = pixel_spacing_mm if pixel_spacing_mm is not None else (1.0, 1.0)
-    image = nibabel.Nifti1Image(volume.transpose(3, 2, 0, 1), np.diag([col, row, 1.0, 1.0]))  # (x, y, z, t)
-    image.header.set_xyzt_units("mm")
+    thickness = thickness_mm or 1.0
+    image = nibabel.Nifti1Image(volume.transpose(3, 2, 0, 1), np.diag([col, row, thickness, 1.0]))  # (x, y, z, t)
+    if interval_ms is not None:
+        image.header.set_zooms((col, row, thickness, interval_ms))
+        image.header.set_xyzt_units("mm", "msec")
+    else:
+        image.header.set_xyzt_units("mm")
     nibabel.save(image, path)
 
 
-def _write_tiff(path: Path, magnitude: np.ndarray, pixel_spacing_mm) -> None:
+def _write_tiff(path: Path, magnitude: np.ndarray, pixel_spacing_mm, thickness_mm, interval_ms) -> None:
     import tifffile
 
     if magnitude.ndim == 4:  # ImageJ orders hyperstacks T, Z, Y, X
@@ -107,4 +128,8 @@ def _write_tiff(path: Path, magnitude: np.ndarray, pixel_spacing_mm) -> None:
         row, col = pixel_spacing_mm
         resolution = (1.0 / col, 1.0 / row)
         metadata["unit"] = "mm"
+    if thickness_mm is not None:
+        metadata["spacing"] = thickness_mm
+    if interval_ms is not None:
+        metadata["finterval"] = interval_ms / 1000.0  # ImageJ's frame interval is in seconds
     tifffile.imwrite(path, np.ascontiguousarray(stack), imagej=True, resolution=resolution, metadata=metadata)

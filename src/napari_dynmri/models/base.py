@@ -22,12 +22,9 @@ from napari_dynmri.models.layers import (
 )
 
 
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _non_negative_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _int_in(low: int, high: int):
+    """A test: an integer (not a bool) in ``[low, high]``."""
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _real(value) -> bool:
@@ -37,22 +34,29 @@ def _real(value) -> bool:
 # starting images of networks with data consistency: the zero-filled image, view sharing or x-f CS
 INITS = ("zero-filled", "view-sharing", "cs-xf")
 
+# Size options are bounded, so that a crafted model card cannot make the network builder allocate
+# gigabytes before any weight is read; the bounds are far above any trained configuration.
+MAX_CHANNELS = 256
+MAX_DEPTH = 16
+MAX_STAGES = 32
+MAX_INIT_ITERATIONS = 10_000
+
 # option name -> (test of a value, what a valid value is)
 _CHECKS = {
-    "channels": (_positive_int, "a positive integer"),
-    "depth": (_positive_int, "a positive integer"),
-    "n_stages": (_positive_int, "a positive integer"),
+    "channels": (_int_in(1, MAX_CHANNELS), f"an integer between 1 and {MAX_CHANNELS}"),
+    "depth": (_int_in(1, MAX_DEPTH), f"an integer between 1 and {MAX_DEPTH}"),
+    "n_stages": (_int_in(1, MAX_STAGES), f"an integer between 1 and {MAX_STAGES}"),
     "batchnorm": (lambda v: isinstance(v, bool), "true or false"),
     "dc_learnable": (lambda v: isinstance(v, bool), "true or false"),
     "dropout": (lambda v: _real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "dc_noise_level": (lambda v: _real(v) and v > 0, "a number > 0"),
+    "dc_noise_level": (lambda v: _real(v) and 0 < v < float("inf"), "a finite number > 0"),
     "activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
     "kernel": (lambda v: v in KERNELS, f"one of {', '.join(KERNELS)}"),
     "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
-    "share_frames": (_non_negative_int, "an integer >= 0"),
-    "fuse_channels": (_non_negative_int, "an integer >= 0"),
+    "share_frames": (_int_in(0, MAX_CHANNELS), f"an integer between 0 and {MAX_CHANNELS}"),
+    "fuse_channels": (_int_in(0, MAX_CHANNELS), f"an integer between 0 and {MAX_CHANNELS}"),
     "init_lam": (lambda v: _real(v) and 0 <= v < float("inf"), "a finite number >= 0"),
-    "init_iterations": (_non_negative_int, "an integer >= 0"),
+    "init_iterations": (_int_in(0, MAX_INIT_ITERATIONS), f"an integer between 0 and {MAX_INIT_ITERATIONS}"),
 }
 _FLOAT_OPTIONS = ("dropout", "dc_noise_level", "init_lam")
 

@@ -2,7 +2,11 @@
 
 ``model.json`` holds ``{"format": "napari-dynmri-model", "format_version": 1, "architecture": name,
 "config": {...}, "code_version": ..., **card}``, where the card is whatever the trainer records
-(data, masks, metrics, description). :func:`load_model` rebuilds the architecture from it.
+(data, masks, metrics, description). :func:`load_model` rebuilds the architecture from it, after
+checking the card (a JSON object of bounded size, options within the bounds of
+:mod:`napari_dynmri.models.base`, at most ``MAX_PARAMETERS`` parameters counted on torch's meta
+device, so nothing is allocated) and before loading weights, which must fit and be finite.
+Both files are written atomically.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import napari_dynmri
+from napari_dynmri.io.atomic import atomic_output
 from napari_dynmri.models.registry import build_model
+from napari_dynmri.validation import InputError, check_input_file, read_json
 
 WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "model.json"
 FORMAT = "napari-dynmri-model"
 FORMAT_VERSION = 1
 _RESERVED = ("format", "format_version", "architecture", "config", "code_version")
+# The largest network a card may describe (200 MB of float32 weights; the shipped one has 44k).
+MAX_PARAMETERS = 50_000_000
 
 
 class ModelLoadError(ValueError):
@@ -56,9 +64,23 @@ def save_model(model: nn.Module, folder: str | Path, card: dict[str, Any] | None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE))
-    (folder / CARD_FILE).write_text(text + "\n", encoding="utf-8")
+    with atomic_output(folder / WEIGHTS_FILE, overwrite=True) as partial:
+        save_file(tensors, str(partial))
+    with atomic_output(folder / CARD_FILE, overwrite=True) as partial:
+        partial.write_text(text + "\n", encoding="utf-8")
     return folder
+
+
+def build_bounded_model(architecture: str, config: dict[str, Any]) -> nn.Module:
+    """``build_model(architecture, config)``, refusing (``ValueError``) more than ``MAX_PARAMETERS``
+    parameters: they are counted on a network built on the meta device, which allocates nothing."""
+    with torch.device("meta"):
+        probe = build_model(architecture, config)
+    count = sum(p.numel() for p in probe.parameters())
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"model {architecture!r} with this config has {count:,} parameters, more than the "
+                         f"{MAX_PARAMETERS:,} allowed")
+    return build_model(architecture, config)
 
 
 def _folder_of(path: Path) -> Path:
@@ -77,13 +99,13 @@ def read_card(path: str | Path) -> dict[str, Any]:
     """The checked ``model.json`` of a checkpoint (``path``: its folder or a file in it), no torch work."""
     folder = _folder_of(Path(path))
     card_path = folder / CARD_FILE
-    if not card_path.is_file():
+    if not card_path.exists():
         raise ModelLoadError(f"cannot load model {folder}: {CARD_FILE} is missing")
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelLoadError(f"cannot load model {card_path}: not valid JSON ({err})") from None
-    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        card = read_json(card_path, "model card")
+    except InputError as err:
+        raise ModelLoadError(f"cannot load model {err}") from None
+    if card.get("format") != FORMAT:
         raise ModelLoadError(f"cannot load model {card_path}: not a {FORMAT} card")
     version = card.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -114,6 +136,22 @@ def state_mismatch(model: nn.Module, tensors: dict[str, torch.Tensor]) -> str:
     return "; ".join(parts)
 
 
+def load_tensors(path: Path, doing: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file on the CPU, each finite; else :class:`ModelLoadError` naming
+    the file (``doing`` starts the message, e.g. "cannot load model")."""
+    try:
+        check_input_file(path)
+        tensors = load_file(str(path), device="cpu")
+    except InputError as err:
+        raise ModelLoadError(f"{doing} {err}") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise ModelLoadError(f"{doing} {path}: not a readable safetensors file ({err})") from None
+    for name, tensor in tensors.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+            raise ModelLoadError(f"{doing} {path}: tensor {name!r} holds NaN or infinite values")
+    return tensors
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Load a checkpoint written by :func:`save_model`.
 
@@ -125,18 +163,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     card = read_card(path)
     folder = _folder_of(Path(path))
     try:
-        model = build_model(card["architecture"], card["config"])
+        model = build_bounded_model(card["architecture"], card["config"])
     except ValueError as err:
         raise ModelLoadError(f"cannot load model {folder / CARD_FILE}: {err}") from None
     weights_path = folder / WEIGHTS_FILE
-    if not weights_path.is_file():
+    if not weights_path.exists():
         raise ModelLoadError(f"cannot load model {folder}: {WEIGHTS_FILE} is missing")
-    try:
-        tensors = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise ModelLoadError(
-            f"cannot load model {weights_path}: not a readable safetensors file ({err})"
-        ) from None
+    tensors = load_tensors(weights_path, "cannot load model")
     mismatch = state_mismatch(model, tensors)
     if mismatch:
         raise ModelLoadError(

@@ -64,6 +64,8 @@ def resolve_model(
     Returns ``(model, card)`` as :func:`load_model`. When ``name_or_path`` is neither a shipped
     name nor an existing path, raises :class:`ModelLoadError` listing the shipped names.
     """
+    if not str(name_or_path).strip():
+        raise ModelLoadError("no model given: the model name or checkpoint path is empty")
     shipped = {entry["name"]: entry["path"] for entry in list_pretrained()}
     if str(name_or_path) in shipped:
         return load_model(shipped[str(name_or_path)], device=device)

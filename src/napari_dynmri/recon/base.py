@@ -6,6 +6,8 @@ from typing import Callable
 
 import numpy as np
 
+from napari_dynmri.validation import check_kspace, check_mask
+
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
 
@@ -14,12 +16,12 @@ class ReconCancelled(Exception):
     """A reconstruction stopped early because its ``should_stop()`` callback returned True."""
 
 
-def check_recon_inputs(kspace, mask) -> tuple[np.ndarray, np.ndarray]:
-    """``kspace`` as complex64 and ``mask`` as bool, both ``(T, H, W)``; other shapes raise ``ValueError``."""
-    kspace = np.asarray(kspace)
-    mask = np.asarray(mask)
-    if kspace.ndim != 3:
-        raise ValueError(f"k-space must be a cine (T, H, W), got shape {kspace.shape}")
-    if mask.shape != kspace.shape:
-        raise ValueError(f"mask shape {mask.shape} does not match k-space shape {kspace.shape}")
-    return kspace.astype(np.complex64, copy=False), mask.astype(bool, copy=False)
+def check_recon_inputs(kspace, mask, source="the acquisition") -> tuple[np.ndarray, np.ndarray]:
+    """``kspace`` as finite complex64 ``(T, H, W)`` and ``mask`` as bool of the same shape.
+
+    Refused with a ``ValueError`` naming ``source`` (:mod:`napari_dynmri.validation`): real or
+    integer k-space, NaN or infinite samples (also after the cast to complex64), images under
+    8 x 8 pixels, a mask of another shape, with values other than 0/1, or sampling nothing.
+    """
+    kspace = check_kspace(kspace, source)
+    return kspace, check_mask(mask, kspace.shape, source)

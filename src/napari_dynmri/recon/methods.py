@@ -48,6 +48,8 @@ BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV, CS_XF, CS_LPS, CS_AUTO)
 # What `dynmri recon`, the demo and the Reconstruct widget use unless told otherwise: the best
 # method of benchmarks/generalisation.py at R = 8 (docs/benchmarks.md).
 DEFAULT_METHOD = CS_AUTO
+# device names get_method accepts (checked for every method, also those that compute with numpy)
+DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 
 
 class ReconMethod:
@@ -445,9 +447,14 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
     options : method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
         the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``; ``window``,
         ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
-        values mean the default. Unknown options raise ``ValueError``.
+        values mean the default. Unknown options, an empty ``spec`` and an unknown device raise
+        ``ValueError``.
     """
     spec = str(spec)
+    if not spec.strip():
+        raise ValueError("no reconstruction method given (an empty --model)")
+    if not isinstance(device, str) or device.split(":", 1)[0] not in DEVICE_KINDS:
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICE_KINDS)}")
     options = {key: value for key, value in options.items() if value is not None}
     allowed = {
         ZERO_FILLED: (),

@@ -62,6 +62,7 @@ Unknown keys and bad values raise ``ValueError`` naming the key (``optimizer.lr 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,25 +72,31 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from napari_dynmri.physics.masks import MASK_KINDS
+from napari_dynmri.validation import check_input_file, check_sampling
 
 OPTIMIZERS = ("adam", "sgd")
+# More torch threads than this only exhausts the machine (libgomp crashes far above it).
+MAX_THREADS = 256
 SCHEDULES = ("none", "cosine", "step")
 KEEP = ("best", "last")
+MAX_CONFIG_BYTES = 10**6
 
 
 def _fail(where: str, what: str, value) -> ValueError:
     return ValueError(f"{where} must be {what}, got {value!r}")
 
 
-def _int(value, where: str, minimum: int = 0) -> int:
+def _int(value, where: str, minimum: int = 0, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _fail(where, f"an integer >= {minimum}", value)
+    if maximum is not None and value > maximum:
+        raise _fail(where, f"an integer between {minimum} and {maximum}", value)
     return int(value)
 
 
 def _float(value, where: str, minimum: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(where, "a number", value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(where, "a finite number", value)
     if positive and not value > 0:
         raise _fail(where, "a positive number", value)
     if minimum is not None and not value >= minimum:
@@ -190,6 +197,8 @@ class MaskConfig:
         if not self.accelerations:
             raise _fail("mask.accelerations", "a non-empty list of factors >= 1", [])
         self.center_lines = _int(self.center_lines, "mask.center_lines")
+        for acceleration in self.accelerations:
+            check_sampling(acceleration, self.center_lines, source="mask.accelerations")
         self.fixed = _bool(self.fixed, "mask.fixed")
         self.seed = _int(self.seed, "mask.seed")
 
@@ -284,7 +293,7 @@ class TrainConfig:
             setattr(self, key, _int(getattr(self, key), key))
         self.log_every = _int(self.log_every, "log_every", minimum=1)
         self.keep = _choice(self.keep, "keep", KEEP)
-        self.num_threads = _int(self.num_threads, "num_threads")
+        self.num_threads = _int(self.num_threads, "num_threads", maximum=MAX_THREADS)
         self.deterministic = _bool(self.deterministic, "deterministic")
         self.evaluate_test = _bool(self.evaluate_test, "evaluate_test")
         if not isinstance(self.init_weights, (str, Path)):
@@ -346,11 +355,11 @@ def parse_value(text: str):
 
 def read_toml(path) -> dict:
     """Read a TOML file into a dict; ``OSError`` / ``ValueError`` with the path for unreadable files."""
-    path = Path(path)
+    path = check_input_file(path, MAX_CONFIG_BYTES)
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"{path}: not a valid TOML file ({err})") from None
 
 

@@ -43,10 +43,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_dynmri import validation
 from napari_dynmri.physics.masks import make_mask
 from napari_dynmri.physics.undersample import undersample
 
 PHANTOM_SHAPE = (20, 128, 128)
+# the phantom's smooth texture fields are drawn on a 9 x 9 block of spatial frequencies
+PHANTOM_MIN_SIZE = 9
 SPLIT_RATIOS = (5, 1, 2)
 
 _NPZ = re.compile(r"^(?P<path>.+\.npz)(?::(?P<key>\w+))?$", re.IGNORECASE)
@@ -54,11 +57,16 @@ _PHANTOM = re.compile(r"^phantom:(?P<n>\d+)(?::(?P<t>\d+)x(?P<h>\d+)x(?P<w>\d+))
 
 
 def normalize(cine: np.ndarray, name: str = "sequence") -> np.ndarray:
-    """Complex64 ``(T, H, W)`` copy of a real or complex cine, scaled to ``max |x| = 1``."""
+    """Complex64 ``(T, H, W)`` copy of a real or complex cine, scaled to ``max |x| = 1``.
+
+    The cine must be finite (after the cast) and at least 8 x 8 pixels (:mod:`napari_dynmri.validation`).
+    """
     cine = np.asarray(cine)
     if cine.ndim != 3:
         raise ValueError(f"{name}: a sequence must be a cine (T, H, W), got shape {cine.shape}")
-    peak = float(np.abs(cine).max()) if cine.size else 0.0
+    validation.check_image_shape(cine.shape, name, "the sequence")
+    cine = validation.cast_finite(cine, np.complex64, name, "the sequence")
+    peak = float(np.abs(cine).max())
     if not peak > 0:
         raise ValueError(f"{name}: the sequence is all zeros")
     return (cine.astype(np.complex64) / np.float32(peak)).astype(np.complex64)
@@ -73,14 +81,14 @@ def _slices(data: np.ndarray, prefix: str) -> list[tuple[str, np.ndarray]]:
 
 
 def _load_npz(path: Path, key: str | None) -> list[tuple[str, np.ndarray]] | None:
-    with np.load(path) as archive:
-        if key is None:
-            if "sax" not in archive.files:
-                return None
-            key = "sax"
-        if key not in archive.files:
-            raise ValueError(f"{path}: no array {key!r} in the archive (it has {', '.join(archive.files)})")
-        return _slices(archive[key], key)
+    from napari_dynmri.io.npz import load_npz, npz_arrays
+
+    names = npz_arrays(path)
+    if key is None:
+        if "sax" not in names:
+            return None
+        key = "sax"
+    return _slices(load_npz(path, [key])[key], key)
 
 
 def _load_phantoms(match: re.Match) -> list[tuple[str, np.ndarray]]:
@@ -88,8 +96,11 @@ def _load_phantoms(match: re.Match) -> list[tuple[str, np.ndarray]]:
 
     n = int(match["n"])
     shape = tuple(int(match[k]) for k in "thw") if match["t"] else PHANTOM_SHAPE
+    spec = match.group(0)
     if n < 1:
         raise ValueError(f"phantom:{n}: the number of phantoms must be at least 1")
+    validation.check_image_shape(shape, spec, "each phantom", PHANTOM_MIN_SIZE)
+    validation.check_decoded_size((n, *shape), np.complex64, spec, "the phantoms")
     return [(f"phantom-{i:02d}", normalize(cardiac_phantom(*shape, seed=i), f"phantom-{i:02d}")) for i in range(n)]
 
 
@@ -245,6 +256,8 @@ class CineSamples(torch.utils.data.Dataset):
         self.accelerations = [float(a) for a in accelerations]
         if not self.accelerations:
             raise ValueError("accelerations must list at least one factor")
+        for acceleration in self.accelerations:
+            validation.check_sampling(acceleration, center_lines, rows, f"training samples of {rows} rows")
         make_mask(mask_kind, (1, 8, 8), self.accelerations[0], 0)  # fail early on a bad kind
         self.center_lines = int(center_lines)
         self.fixed_masks = bool(fixed_masks)
@@ -320,6 +333,8 @@ def fixed_case(cine: np.ndarray, mask_kind: str, acceleration: float, center_lin
     ``kspace`` and ``zero_filled`` complex64 ``(T, H, W)``.
     """
     target = np.asarray(cine, dtype=np.complex64)
-    mask = make_mask(mask_kind, target.shape, acceleration, center_lines, seed)
+    validation.check_sampling(acceleration, center_lines, target.shape[1], "the mask options")
+    mask = validation.check_mask(make_mask(mask_kind, target.shape, acceleration, center_lines, seed),
+                                 target.shape, "the mask options")
     kspace, zero_filled = undersample(target, mask)
     return {"target": target, "mask": mask, "kspace": kspace, "zero_filled": zero_filled}

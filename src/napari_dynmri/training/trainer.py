@@ -28,7 +28,21 @@ continues from the saved iteration (to ``iterations``, which may be raised). Tra
 a pure function of (seed, sample index) and the learning rate a pure function of the iteration,
 so a resumed single-process CPU run gives *exactly* the weights of an uninterrupted one. With
 several processes, ranks other than 0 re-seed their torch RNG on resume: exact unless the model
-uses dropout.
+uses dropout. A checkpoint is checked before it is used: a damaged or mismatched file (truncated
+weights, a ``trainer.json`` with missing keys or wrong types, an optimizer file without its RNG
+state, another architecture) raises one ``ValueError`` naming the file.
+
+Interrupts
+----------
+SIGINT (Ctrl-C) and SIGTERM only set a flag: the current step finishes, a checkpoint of exactly
+that step is written, and ``KeyboardInterrupt`` is raised. A second signal stops at once without
+writing (the last checkpoint stays as it was: checkpoints are replaced whole).
+
+Output folder
+-------------
+A new run refuses an output folder that already holds files (pass ``overwrite``); a resumed run
+writes into the run folder of its checkpoint (``RUN/checkpoint``), or into the given output folder.
+Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -39,28 +53,44 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 import napari_dynmri
 from napari_dynmri import metrics
+from napari_dynmri.io.atomic import atomic_output, write_text
 from napari_dynmri.losses import build_loss
-from napari_dynmri.models import build_model, resolve_model, save_model, select_device
-from napari_dynmri.models.checkpoint import state_mismatch
+from napari_dynmri.models import resolve_model, save_model, select_device
+from napari_dynmri.models.checkpoint import (
+    WEIGHTS_FILE,
+    build_bounded_model,
+    load_tensors,
+    state_mismatch,
+)
 from napari_dynmri.training import distributed
 from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
 from napari_dynmri.training.curves import plot_loss, plot_validation
-from napari_dynmri.training.datasets import CineSamples, fixed_case, load_sequences, split_sequences
+from napari_dynmri.training.datasets import (
+    CineSamples,
+    fixed_case,
+    load_sequences,
+    split_sequences,
+)
+from napari_dynmri.validation import read_json
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "trainer.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
+BEST_FILE = "best.safetensors"
 METRICS_FILE = "metrics.csv"
 LOSS_PLOT = "loss.png"
 VAL_PLOT = "val_metrics.png"
@@ -209,14 +239,16 @@ def write_metrics(rows: list[dict], folder: Path, plots: bool = True) -> None:
         return (group, float(acceleration[2]) if acceleration else 0.0, key)
 
     columns = sorted({k for row in rows for k in row}, key=order)
-    with open(folder / METRICS_FILE, "w", newline="", encoding="utf-8") as f:
+    with atomic_output(folder / METRICS_FILE, overwrite=True) as partial, \
+            open(partial, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     if plots:
-        plot_loss(rows, folder / LOSS_PLOT)
-        plot_validation(rows, folder / VAL_PLOT)
+        for name, plot in ((LOSS_PLOT, plot_loss), (VAL_PLOT, plot_validation)):
+            with atomic_output(folder / name, overwrite=True) as partial:
+                plot(rows, partial)
 
 
 def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -250,12 +282,46 @@ def find_checkpoint(folder) -> Path:
     raise ValueError(f"{folder}: no training checkpoint here (expected {CHECKPOINT_DIR}/{STATE_FILE})")
 
 
+def run_folder_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint belongs to (``RUN`` of ``RUN/checkpoint``), or None for a loose copy."""
+    return checkpoint.parent if checkpoint.name == CHECKPOINT_DIR else None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# trainer.json key -> (test, what it must be)
+_STATE_KEYS = {
+    "iteration": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
+    "seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "optimizer_state": (lambda v: isinstance(v, dict), "an object"),
+    "best": (lambda v: isinstance(v, dict) and _is_number(v.get("psnr")), 'an object with a number "psnr"'),
+    "last_val": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    "rows": (lambda v: isinstance(v, list) and all(isinstance(r, dict) and _is_number(r.get("iteration"))
+                                                   for r in v), 'a list of objects with an "iteration"'),
+    "split": (lambda v: isinstance(v, dict), "an object"),
+    "config": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def read_state(checkpoint: Path) -> dict:
+    """The checked ``trainer.json`` of a checkpoint folder; a damaged one raises a ``ValueError`` naming it."""
+    path = checkpoint / STATE_FILE
+    state = read_json(path, "training checkpoint", allow_nan=True)
+    if state.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path}: is not a napari-dynmri training checkpoint")
+    for key, (test, what) in _STATE_KEYS.items():
+        if key not in state:
+            raise ValueError(f"{path}: the training checkpoint is damaged: {key!r} is missing")
+        if not test(state[key]):
+            raise ValueError(f"{path}: the training checkpoint is damaged: {key!r} must be {what}")
+    return state
+
+
 def read_checkpoint_config(folder) -> dict:
     """The configuration (nested dict) a checkpoint was trained with, to resume with changes."""
-    state = json.loads((find_checkpoint(folder) / STATE_FILE).read_text(encoding="utf-8"))
-    if state.get("format") != STATE_FORMAT:
-        raise ValueError(f"{folder}: {STATE_FILE} is not a napari-dynmri training checkpoint")
-    return state["config"]
+    return read_state(find_checkpoint(folder))["config"]
 
 
 def _rng_tensors(device) -> dict[str, torch.Tensor]:
@@ -263,6 +329,67 @@ def _rng_tensors(device) -> dict[str, torch.Tensor]:
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     return tensors
+
+
+def _check_output(output: Path, resume, overwrite: bool) -> None:
+    """Refuse to write a run where it would replace files the user did not ask to replace.
+
+    A new run needs an absent or empty folder (or ``overwrite``); a resumed run may also write into
+    the run folder of its own checkpoint.
+    """
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"{output} is a file, not an output folder")
+    if overwrite or not output.is_dir() or not any(output.iterdir()):
+        return
+    own_run = run_folder_of(find_checkpoint(resume)) if resume is not None else None
+    if own_run is not None and own_run.resolve() == output.resolve():
+        return
+    if (output / CHECKPOINT_DIR).exists() or (output / "model.json").exists():
+        raise ValueError(
+            f"{output} already holds a training run; continue it with --resume {output}, "
+            "choose another output folder, or pass --overwrite"
+        )
+    raise ValueError(f"{output} already holds files; choose an empty or new output folder, or pass --overwrite")
+
+
+class _StopSignals:
+    """While active (main thread only), SIGINT and SIGTERM set ``requested`` instead of interrupting;
+    a second signal raises ``KeyboardInterrupt`` at once."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _build_loss(table: dict):
+    """``build_loss(table)``; weights files it cannot read (a pickle, random bytes: torch's unpickler
+    then raises anything from UnpicklingError to IndexError, with warnings) raise one ``ValueError``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return build_loss(table)
+    except (ValueError, OSError):
+        raise
+    except Exception as err:
+        first = " ".join(str(err).split()).split(". ")[0]
+        raise ValueError(f"loss {table}: cannot read its weights ({type(err).__name__}: {first}); give a "
+                         ".safetensors file or a .pth file holding a plain state dict") from err
 
 
 def _replace_folder(tmp: Path, final: Path) -> None:
@@ -287,17 +414,11 @@ class _Run:
         self.output = Path(config.output)
         self.dist, self.device = dist, device
         self.quiet = quiet or not self.dist.is_main
-        if resume is None and not overwrite and (
-            (self.output / CHECKPOINT_DIR).exists() or (self.output / "model.json").exists()
-        ):
-            raise ValueError(
-                f"{self.output} already holds a training run; continue it with --resume {self.output}, "
-                "choose another output folder, or pass --overwrite"
-            )
+        _check_output(self.output, resume, overwrite)
         distributed.barrier(self.dist)
 
         torch.manual_seed(config.seed)
-        self.model = build_model(config.model["name"], {k: v for k, v in config.model.items() if k != "name"})
+        self.model = build_bounded_model(config.model["name"], {k: v for k, v in config.model.items() if k != "name"})
         if config.init_weights and resume is None:
             self._load_init_weights(config.init_weights)
         self._load_data()
@@ -308,7 +429,7 @@ class _Run:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = build_optimizer(config, self.model.parameters())
-        self.loss = build_loss(config.loss)
+        self.loss = _build_loss(config.loss)
         if isinstance(self.loss, torch.nn.Module):
             self.loss.to(self.device)
 
@@ -412,39 +533,63 @@ class _Run:
             "split": self.split,
             "config": self.config.to_dict(),
         }
-        (tmp / STATE_FILE).write_text(json.dumps(state, indent=1, allow_nan=True) + "\n", encoding="utf-8")
+        write_text(tmp / STATE_FILE, json.dumps(state, indent=1, allow_nan=True) + "\n")
         if self.best_state is not None:
-            save_file(self.best_state, str(tmp / "best.safetensors"))
+            save_file(self.best_state, str(tmp / BEST_FILE))
         _replace_folder(tmp, final)
         self.saved_iteration = self.iteration
 
     def _restore(self, folder: Path) -> None:
-        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"{folder}: {STATE_FILE} is not a napari-dynmri training checkpoint")
+        """Load the checkpoint in ``folder``; anything damaged or mismatched raises one ``ValueError`` naming the file."""
+        state = read_state(folder)
         if state["iteration"] > self.config.iterations:
             raise ValueError(
                 f"the checkpoint is at iteration {state['iteration']}, past iterations = {self.config.iterations}"
             )
-        self.model.load_state_dict(load_file(str(folder / "weights.safetensors"), device=str(self.device)))
-        tensors = load_file(str(folder / OPTIMIZER_FILE), device="cpu")
-        optimizer_state = _unflatten_optimizer(tensors, state["optimizer_state"])
-        self.optimizer.load_state_dict(
-            {"state": optimizer_state, "param_groups": self.optimizer.state_dict()["param_groups"]}
-        )
-        if self.dist.is_main:
-            torch.set_rng_state(tensors["rng.torch"])
-            if "rng.cuda" in tensors and self.device.type == "cuda":
-                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        else:
-            torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank + state["iteration"])
-        if (folder / "best.safetensors").is_file():
-            self.best_state = load_file(str(folder / "best.safetensors"), device="cpu")
+        weights_path = folder / WEIGHTS_FILE
+        weights = load_tensors(weights_path, "cannot resume from")
+        mismatch = state_mismatch(self.model, weights)
+        if mismatch:
+            raise ValueError(f"cannot resume from {weights_path}: the weights do not fit model "
+                             f"{self.config.model} ({mismatch})")
+        optimizer_path = folder / OPTIMIZER_FILE
+        tensors = load_tensors(optimizer_path, "cannot resume from")
+        if "rng.torch" not in tensors or tensors["rng.torch"].dtype != torch.uint8:
+            raise ValueError(f"cannot resume from {optimizer_path}: the random number generator state is missing")
+        try:
+            optimizer_state = _unflatten_optimizer(tensors, state["optimizer_state"])
+            self.model.load_state_dict(weights)
+            self.optimizer.load_state_dict(
+                {"state": optimizer_state, "param_groups": self.optimizer.state_dict()["param_groups"]}
+            )
+            if self.dist.is_main:
+                torch.set_rng_state(tensors["rng.torch"])
+                if "rng.cuda" in tensors and self.device.type == "cuda":
+                    torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+            else:
+                torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank + state["iteration"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise ValueError(f"cannot resume from {optimizer_path}: the optimizer state does not fit model "
+                             f"{self.config.model} ({' '.join(str(err).split())})") from None
+        self._check_optimizer_state(optimizer_path)
+        if (folder / BEST_FILE).exists():
+            self.best_state = load_tensors(folder / BEST_FILE, "cannot resume from")
+            mismatch = state_mismatch(self.model, self.best_state)
+            if mismatch:
+                raise ValueError(f"cannot resume from {folder / BEST_FILE}: the weights do not fit the model ({mismatch})")
         self.iteration = self.saved_iteration = int(state["iteration"])
         self.seconds = float(state["seconds"])
         self.rows = [r for r in state["rows"] if r["iteration"] <= self.iteration]
         self.best = state["best"]
         self.last_val = state["last_val"]
+
+    def _check_optimizer_state(self, path: Path) -> None:
+        """Each restored optimizer tensor has the shape of its parameter (torch does not check)."""
+        for index, parameter in enumerate(self.model.parameters()):
+            for name, value in self.optimizer.state.get(parameter, {}).items():
+                if isinstance(value, torch.Tensor) and value.ndim and value.shape != parameter.shape:
+                    raise ValueError(f"cannot resume from {path}: optimizer state {name!r} of parameter {index} has "
+                                     f"shape {tuple(value.shape)}, the parameter {tuple(parameter.shape)}")
 
     # training -------------------------------------------------------------------------------
 
@@ -482,60 +627,65 @@ class _Run:
     def run(self) -> Path:
         cfg = self.config
         progress = Progress(cfg.iterations, self.iteration, not self.quiet and sys.stderr.isatty())
-        sums: dict[str, float] = {}
-        count = 0
         if self.dist.is_main:
             self.output.mkdir(parents=True, exist_ok=True)
             self._log(f"training {cfg.model['name']} on {len(self.samples.sequences)} sequence(s), "
                       f"validating on {len(self.val)}; device {self.device}, {self.dist.world_size} process(es)")
         self.net.train()
-        try:
-            while self.iteration < cfg.iterations:
-                started = time.perf_counter()
-                lr = learning_rate(cfg, self.iteration)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                terms = self.step(self.iteration)
-                self.iteration += 1
-                self.seconds += time.perf_counter() - started
-                for name, value in terms.items():
-                    sums[name] = sums.get(name, 0.0) + value
-                count += 1
-                done = self.iteration
-                progress.update(done, terms["total"])
-
-                val_now = done == cfg.iterations or (cfg.val_every > 0 and done % cfg.val_every == 0)
-                checkpoint_now = done == cfg.iterations or (cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0)
-                if not (val_now or done % cfg.log_every == 0):
-                    continue
-                means = distributed.average({k: v / count for k, v in sums.items()}, self.dist, self.device)
-                sums, count = {}, 0
-                if not self.dist.is_main:
-                    continue
-                row = {"iteration": done, **{f"loss_{k}": v for k, v in means.items()}}
-                val = self.validate() if val_now else None
-                if val:
-                    row.update(val)
-                    progress.note = f"val {val['val_psnr']:.2f} dB"
-                    self._log(f"iteration {done}: loss {row['loss_total']:.4g}, validation PSNR "
-                              f"{val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}", progress)
-                row.update({"lr": lr, "seconds": round(self.seconds, 3)})
-                self.rows.append(row)
-                write_metrics(self.rows, self.output, plots=val_now or checkpoint_now)
-                if checkpoint_now:
-                    self.save_checkpoint()
-        except KeyboardInterrupt:
-            progress.close()
-            if self.dist.is_main and self.iteration > self.saved_iteration:
-                self.save_checkpoint()
-                self._log(f"interrupted: checkpoint of iteration {self.iteration} saved; continue with "
-                          f"dynmri train --resume {self.output}")
-            raise
+        with _StopSignals() as signals:
+            self._loop(progress, signals)
         progress.close()
         if self.dist.is_main:
             self._finish()
         distributed.barrier(self.dist)
         return self.output
+
+    def _loop(self, progress: Progress, signals: _StopSignals) -> None:
+        """The training steps; a signal stops them between two steps, after an exact checkpoint."""
+        cfg = self.config
+        sums: dict[str, float] = {}
+        count = 0
+        while self.iteration < cfg.iterations:
+            if signals.requested:
+                progress.close()
+                if self.dist.is_main and self.iteration > self.saved_iteration:
+                    self.save_checkpoint()
+                    self._log(f"interrupted: checkpoint of iteration {self.iteration} saved; continue with "
+                              f"dynmri train --resume {self.output}")
+                raise KeyboardInterrupt
+            started = time.perf_counter()
+            lr = learning_rate(cfg, self.iteration)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            terms = self.step(self.iteration)
+            self.iteration += 1
+            self.seconds += time.perf_counter() - started
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value
+            count += 1
+            done = self.iteration
+            progress.update(done, terms["total"])
+
+            val_now = done == cfg.iterations or (cfg.val_every > 0 and done % cfg.val_every == 0)
+            checkpoint_now = done == cfg.iterations or (cfg.checkpoint_every > 0 and done % cfg.checkpoint_every == 0)
+            if not (val_now or done % cfg.log_every == 0):
+                continue
+            means = distributed.average({k: v / count for k, v in sums.items()}, self.dist, self.device)
+            sums, count = {}, 0
+            if not self.dist.is_main:
+                continue
+            row = {"iteration": done, **{f"loss_{k}": v for k, v in means.items()}}
+            val = self.validate() if val_now else None
+            if val:
+                row.update(val)
+                progress.note = f"val {val['val_psnr']:.2f} dB"
+                self._log(f"iteration {done}: loss {row['loss_total']:.4g}, validation PSNR "
+                          f"{val['val_psnr']:.2f} dB, SSIM {val['val_ssim']:.4f}", progress)
+            row.update({"lr": lr, "seconds": round(self.seconds, 3)})
+            self.rows.append(row)
+            write_metrics(self.rows, self.output, plots=val_now or checkpoint_now)
+            if checkpoint_now:
+                self.save_checkpoint()
 
     def _finish(self) -> None:
         cfg = self.config
