@@ -70,13 +70,10 @@ def save(viewer, name: str, with_activity: bool = False) -> None:
     print(f"{path.relative_to(ROOT)}: {picture.width}x{picture.height}, {path.stat().st_size / 1024:.0f} KB")
 
 
-def dock(viewer, title: str, shown: list):
-    """Show the plugin widget ``title`` alone on the right (hiding the docks in ``shown``); returns the widget."""
-    for other in shown:
-        other.hide()
-    dock_widget, widget = viewer.window.add_plugin_dock_widget(PLUGIN, title)
-    dock_widget.show()
-    shown.append(dock_widget)
+def dock(viewer, title: str):
+    """Open the plugin widget ``title`` as the Plugins menu does (it joins the plugin's tabs, in front); returns it."""
+    widget = viewer.window.add_plugin_dock_widget(PLUGIN, title)[1]
+    settle(0.2)
     return widget
 
 
@@ -88,7 +85,7 @@ def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     viewer = napari.Viewer(title="napari-dynmri", show=True)
     viewer.window.resize(1400, 860)
-    shown = []
+    viewer.canvas.overlays.scale_bar.visible = True  # the layers carry mm, so it reads mm
 
     if DICOM_FOLDER.is_dir():
         viewer.open(DICOM_FOLDER, plugin=PLUGIN)
@@ -97,7 +94,7 @@ def main() -> None:
         viewer.layers.clear()
 
     reference = viewer.open_sample(PLUGIN, "pig")[0]
-    undersample = dock(viewer, "Undersample", shown)
+    undersample = dock(viewer, "Undersample")
     undersample.image.value = reference
     mask, kspace, zero_filled = undersample.run()
     for layer in (mask, kspace):
@@ -111,7 +108,7 @@ def main() -> None:
         layer.visible = False
     viewer.canvas.grid.enabled = False
 
-    reconstruct = dock(viewer, "Reconstruct", shown)
+    reconstruct = dock(viewer, "Reconstruct")
     reconstruct.image.value = zero_filled
     spec = demo_model(args.model)
     reconstruct.model.value = spec
@@ -125,10 +122,11 @@ def main() -> None:
     recon = reconstruct.result_layer
     save(viewer, "reconstruct.png")
 
-    compare = dock(viewer, "Compare", shown)
+    compare = dock(viewer, "Compare")
     compare.reference.value = reference
     compare.results.value = [zero_filled, recon]
-    compare.compare()
+    compare.compare()  # in a worker
+    wait_until(lambda: not compare.running)
     compare.side_by_side()
     viewer.dims.set_current_step(0, 6)
     save(viewer, "compare.png")
@@ -139,15 +137,15 @@ def main() -> None:
     compare.panel_dock.hide()
 
     shapes = viewer.add_shapes([LINE_PIXELS], shape_type="line", name="x-t line", edge_color="yellow",
-                               edge_width=2, scale=reference.scale[-2:])
-    profile = dock(viewer, "x-t profile", shown)
+                               edge_width=2, scale=reference.scale[-2:], units=reference.units[-2:])
+    profile = dock(viewer, "x-t profile")
     profile.shapes.value = shapes
     profile.images.value = [reference, zero_filled, recon]
     profile.show_profile()
     save(viewer, "xt-profile.png")
     profile.panel_dock.hide()
 
-    export = dock(viewer, "Export", shown)
+    export = dock(viewer, "Export")
     export.layers.value = [zero_filled, recon]
     export.folder.value = Path(tempfile.mkdtemp(prefix="dynmri-export-"))
     save(viewer, "export.png")

@@ -1,6 +1,57 @@
-"""Fixtures shared by test files."""
+"""Fixtures shared by test files, and the check that Qt can start before any viewer test does."""
+
+from fnmatch import fnmatch
 
 import pytest
+
+VIEWER_TEST_FILES = "test_napari_*.py"
+QT_FIXTURES = {"qapp", "qtbot", "make_napari_viewer"}
+_QT_PROBLEM = pytest.StashKey[object]()
+
+
+def qt_problem(config) -> str | None:
+    """Why Qt cannot open a window in this run (None when it can); asked once, in a child process.
+
+    A Qt platform plugin that cannot load aborts the process that loads it, so pytest-qt's ``qapp``
+    would end the whole run without a summary; asking a child first lets only the viewer tests fail.
+    """
+    if _QT_PROBLEM not in config.stash:
+        from napari_dynmri._napari._qt_check import qt_window_problem
+
+        config.stash[_QT_PROBLEM] = qt_window_problem()
+    return config.stash[_QT_PROBLEM]
+
+
+class ViewerTestsUnavailable(pytest.File):
+    """Stands in for a viewer test file when Qt cannot start: one failing test saying why."""
+
+    def collect(self):
+        yield ViewerTestUnavailable.from_parent(self, name="viewer tests")
+
+
+class ViewerTestUnavailable(pytest.Item):
+    """A test that fails with the reason Qt cannot start."""
+
+    def runtest(self):
+        pytest.fail(f"the viewer tests in {self.path.name} did not run: {qt_problem(self.config)}", pytrace=False)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}: viewer tests"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    """Viewer test files are not imported (their widgets import Qt) when Qt cannot start."""
+    if fnmatch(module_path.name, VIEWER_TEST_FILES) and qt_problem(parent.config) is not None:
+        return ViewerTestsUnavailable.from_parent(parent, path=module_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test elsewhere that needs a Qt application fails, rather than aborting the run, when Qt cannot start."""
+    if QT_FIXTURES & set(getattr(item, "fixturenames", ())) and (problem := qt_problem(item.config)) is not None:
+        pytest.fail(f"needs a Qt window: {problem}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

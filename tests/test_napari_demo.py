@@ -1,6 +1,7 @@
 """``dynmri demo`` end to end in a hidden viewer; zero filling stands in for the (slow) reconstruction."""
 
 import re
+import threading
 
 from napari_dynmri._napari import _demo, _reconstruct_widget
 from napari_dynmri.cli import build_parser, main
@@ -30,3 +31,37 @@ def test_demo_undersamples_reconstructs_and_compares(monkeypatch, capsys, qtbot)
 def test_demo_model_prefers_what_the_user_names():
     assert _demo.demo_model("some/checkpoint.safetensors") == "some/checkpoint.safetensors"
     assert _demo.demo_model(None) == DEFAULT_METHOD
+
+
+class HeldZeroFilling(ZeroFilled):
+    """Zero filling that waits for ``release`` (or a cancel) first, so the test sees the demo mid-way."""
+
+    def __init__(self, release):
+        super().__init__()
+        self.release = release
+
+    def reconstruct(self, kspace, mask, progress=None, should_stop=None):
+        while not self.release.wait(0.02):
+            if should_stop is not None and should_stop():
+                break
+        return super().reconstruct(kspace, mask, progress=progress, should_stop=should_stop)
+
+
+def in_front(widget) -> bool:
+    """Whether ``widget``'s tab is the one shown (a tab behind another is not hidden, only covered)."""
+    return not widget.native.visibleRegion().isEmpty()
+
+
+def test_demo_keeps_the_reconstruct_tab_in_front_while_it_works(make_napari_viewer, qtbot, monkeypatch):
+    release, finished = threading.Event(), []
+    monkeypatch.setattr(_reconstruct_widget, "get_method", lambda spec, device, **options: HeldZeroFilling(release))
+    viewer = make_napari_viewer(show=True)
+    widgets = _demo.start_demo(viewer, sample="phantom", on_done=lambda: finished.append(True))
+    qtbot.wait(200)  # the tabs have settled
+    assert widgets["reconstruct"].running and widgets["reconstruct"].cancel_button.enabled
+    assert in_front(widgets["reconstruct"]) and not in_front(widgets["compare"])
+    release.set()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    qtbot.waitUntil(lambda: in_front(widgets["compare"]), timeout=5_000)
+    assert widgets["reconstruct"].status.value.startswith("done in ")
+    assert viewer.layers.selection.active.visible and viewer.canvas.grid.enabled

@@ -11,14 +11,14 @@ from napari_dynmri._napari import _reconstruct_widget
 from napari_dynmri._napari._compare_widget import CompareWidget
 from napari_dynmri._napari._export_widget import ExportWidget
 from napari_dynmri._napari._layers import COMPLEX_KEY, MASK_KEY, METRICS_KEY, SETTINGS_KEY
-from napari_dynmri._napari._profile_widget import ProfileWidget
+from napari_dynmri._napari._profile_widget import TITLE_WIDTH, ProfileWidget
 from napari_dynmri.profiles import line_profile
 from napari_dynmri._napari._reconstruct_widget import ReconstructWidget
 from napari_dynmri._napari._undersample_widget import UndersampleWidget
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.io import read_cine
 from napari_dynmri.losses.edges import sobel_magnitude
-from napari_dynmri.metrics import psnr_per_frame, ssim_per_frame
+from napari_dynmri.metrics import evaluate, psnr_per_frame, ssim_per_frame
 from napari_dynmri.physics import make_mask, undersample
 from napari_dynmri.recon import ReconCancelled, ReconMethod
 from napari_dynmri.recon.weight import DEFAULT_FACTORS
@@ -39,9 +39,9 @@ def viewer(make_napari_viewer, phantom):
     return viewer
 
 
-def undersampled(viewer, acceleration=4.0, seed=3):
+def undersampled(viewer, acceleration=4.0, seed=3, layer_name="phantom"):
     widget = UndersampleWidget(viewer)
-    widget.image.value = viewer.layers["phantom"]
+    widget.image.value = viewer.layers[layer_name]
     widget.acceleration.value = acceleration
     widget.seed.value = seed
     return widget, widget.run()
@@ -266,8 +266,8 @@ def test_input_errors_become_notifications(make_napari_viewer, napari_notificati
     assert [layer.name for layer in viewer.layers] == ["2d", "rgb", "5d"]
 
 
-def compared(viewer):
-    """Undersample the phantom, add a slightly noisy copy as a second result, compare both."""
+def compared(viewer, qtbot):
+    """Undersample the phantom, add a slightly noisy copy as a second result, compare both (in the worker)."""
     _, (_, _, zero_filled) = undersampled(viewer)
     reference = viewer.layers["phantom"]
     noisy = viewer.add_image(reference.data + 0.01 * np.random.default_rng(0).random(SHAPE, np.float32),
@@ -276,45 +276,85 @@ def compared(viewer):
     widget.reference.value = reference
     widget.results.value = [zero_filled, noisy]
     widget.compare()
+    assert widget.running  # off the GUI thread
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
     return widget, reference, zero_filled, noisy
 
 
-def test_compare_adds_error_and_edge_layers_plot_table_and_grid_view(viewer):
-    widget, reference, zero_filled, noisy = compared(viewer)
-    error_layers = [viewer.layers["|error| zero-filled"], viewer.layers["|error| noisy"]]
-    np.testing.assert_allclose(error_layers[0].data, np.abs(zero_filled.data - reference.data), atol=1e-6)
-    shared = float(error_layers[0].data.max())
-    assert all(tuple(layer.contrast_limits) == pytest.approx((0.0, shared)) for layer in error_layers)
-    np.testing.assert_allclose(viewer.layers["edges phantom"].data, sobel_magnitude(reference.data), rtol=1e-5)
-    assert {"edges zero-filled", "edges noisy"} <= {layer.name for layer in viewer.layers}
+def test_compare_shows_sequence_psnr_plot_table_and_a_labelled_grid(viewer, qtbot):
+    widget, reference, zero_filled, noisy = compared(viewer, qtbot)
+    assert not any(layer.metadata.get("dynmri_role") in ("error", "edges") for layer in viewer.layers)
 
-    expected_psnr = psnr_per_frame(zero_filled.data, reference.data)
-    metrics = error_layers[0].metadata[METRICS_KEY]
-    np.testing.assert_allclose(metrics["psnr_per_frame"], expected_psnr)
+    expected = evaluate(zero_filled.data, reference.data)
+    metrics = zero_filled.metadata[METRICS_KEY]
+    assert metrics["psnr"] == pytest.approx(expected["psnr"])  # the sequence PSNR, as dynmri eval prints it
+    np.testing.assert_allclose(metrics["psnr_per_frame"], expected["psnr_per_frame"])
     np.testing.assert_allclose(metrics["ssim_per_frame"], ssim_per_frame(zero_filled.data, reference.data))
     table = widget.panel.table_text()
+    frames = expected["psnr_per_frame"]
     assert [row[0] for row in table] == ["zero-filled", "noisy"]
-    assert table[0][1] == f"{expected_psnr.mean():.2f} ± {expected_psnr.std():.2f}"
+    assert table[0][1:3] == [f"{expected['psnr']:.2f}", f"{frames.min():.2f}-{frames.max():.2f}"]
+    assert "whole sequence" in widget.panel.caption.text()
     lines = widget.panel.psnr_axes.get_lines()
-    np.testing.assert_allclose(lines[0].get_ydata(), expected_psnr)
+    np.testing.assert_allclose(lines[0].get_ydata(), frames)
+    assert all(float(tick) == int(tick) for tick in widget.panel.psnr_axes.get_xticks())
 
     viewer.dims.set_current_step(0, 5)
     assert widget.panel.frame == 5
     assert {dock for dock in viewer.window.dock_widgets} >= {"dynmri metrics"}
 
-    # one click: reference, zero-filled and results side by side on the one time slider
+    # one click: reference, zero-filled and results side by side on the one time slider, each labelled
     widget.side_by_side()
     grid = viewer.canvas.grid
     assert grid.enabled
     visible = [layer for layer in viewer.layers if layer.visible]
     assert visible == [reference, zero_filled, noisy]
     assert [grid.position(viewer.layers.index(layer), viewer.layers) for layer in visible] == [(0, 0), (0, 1), (0, 2)]
+    assert all(layer.name_overlay.visible for layer in visible)
+    assert viewer.layers.selection.active is reference
+
+
+def test_error_maps_are_made_when_shown_reused_and_scaled_to_the_reconstructions(viewer, qtbot):
+    widget, reference, zero_filled, noisy = compared(viewer, qtbot)
     widget.view.value = "|error|"
     widget.side_by_side()
-    assert [layer.name for layer in viewer.layers if layer.visible] == ["|error| zero-filled", "|error| noisy"]
+    error_layers = [viewer.layers["|error| zero-filled"], viewer.layers["|error| noisy"]]
+    assert [layer.name for layer in viewer.layers if layer.visible] == [layer.name for layer in error_layers]
+    np.testing.assert_allclose(error_layers[0].data, np.abs(zero_filled.data - reference.data), atol=1e-6)
+    noisy_error = float(error_layers[1].data.max())  # the reconstructions' largest error, not zero filling's
+    assert noisy_error < float(error_layers[0].data.max()) / 2
+    assert all(tuple(layer.contrast_limits) == pytest.approx((0.0, noisy_error)) for layer in error_layers)
+    assert widget.error_limit == pytest.approx(noisy_error)
+    assert [layer.colorbar.visible for layer in error_layers] == [False, True]  # one legend for the shared scale
+    widget.error_scale.value = "all results"
+    widget.side_by_side()
+    assert tuple(error_layers[1].contrast_limits) == pytest.approx((0.0, float(error_layers[0].data.max())))
+
+    widget.view.value = "edges"
+    widget.side_by_side()
+    np.testing.assert_allclose(viewer.layers["edges phantom"].data, sobel_magnitude(reference.data), rtol=1e-5)
+    count = len(viewer.layers)
+    widget.compare()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    widget.side_by_side()
+    assert len(viewer.layers) == count  # a second comparison reuses the maps
     widget.single_view()
-    assert not grid.enabled
+    assert not viewer.canvas.grid.enabled
     assert viewer.layers["noisy"].visible and not viewer.layers["|error| noisy"].visible
+    assert not any(layer.name_overlay.visible for layer in viewer.layers)
+
+
+def test_selection_lists_offer_only_layers_that_fit(viewer, qtbot):
+    widget, reference, zero_filled, noisy = compared(viewer, qtbot)
+    widget.view.value = "|error|"
+    widget.side_by_side()
+    widget.reset_choices()
+    references = [layer.name for layer in widget.reference.choices]
+    results = [layer.name for layer in widget.results.choices]
+    assert references == ["phantom", "noisy"]
+    assert results == ["phantom", "zero-filled", "noisy"]
+    recon_inputs = [layer.name for layer in ReconstructWidget(viewer).image.choices]
+    assert recon_inputs == ["phantom", "zero-filled", "noisy"]
 
 
 def test_compare_refuses_cines_of_different_sizes(viewer, napari_notifications):
@@ -340,6 +380,7 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
     compare.reference.value = viewer.layers["phantom"]
     compare.results.value = [zero_filled, recon_widget.result_layer]
     compare.compare()
+    qtbot.waitUntil(lambda: not compare.running, timeout=30_000)
 
     widget = ExportWidget(viewer)
     widget.layers.value = [zero_filled, recon_widget.result_layer]
@@ -354,11 +395,16 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
     assert len(rows) == 2 * SHAPE[0]
     first_psnr = psnr_per_frame(zero_filled.data, viewer.layers["phantom"].data)[0]
     assert float(rows[0]["psnr_db"]) == pytest.approx(first_psnr)
+    with open(tmp_path / "out" / "metrics_summary.csv") as stream:
+        summary = list(csv.DictReader(stream))
+    assert float(summary[0]["psnr_db"]) == pytest.approx(evaluate(zero_filled.data, viewer.layers["phantom"].data)["psnr"])
     settings = json.loads((tmp_path / "out" / "settings.json").read_text())
     recon_settings = settings["layers"]["recon (cs-ttv)"]
     assert (recon_settings["mask"], recon_settings["seed"], recon_settings["model"], recon_settings["device"]) == (
         "vd-random", 3, "cs-ttv", "cpu")
     assert settings["versions"]["napari-dynmri"] and settings["versions"]["numpy"] == np.__version__
+    assert settings["recon"] == {"model": "cs-ttv", "lam": None, "iterations": 100, "adapt": False,
+                                 "adapt_iterations": None, "device": "auto"}
 
     before = {path: path.stat().st_mtime_ns for path in written}
     assert widget.export() == []
@@ -366,6 +412,75 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
     assert {path: path.stat().st_mtime_ns for path in written} == before
     widget.overwrite.value = True
     assert len(widget.export()) == 5
+
+
+@pytest.mark.parametrize("model, values, options", [
+    ("cs-lps", {"automatic_weight": False, "lam": 0.004, "iterations": 30},
+     {"lam": 0.004, "iterations": 30}),
+    ("cs-xf", {"iterations": 12}, {"lam": "auto", "iterations": 12}),
+    (_reconstruct_widget.CHECKPOINT, {"checkpoint": __file__, "adapt": True, "adapt_iterations": 9},
+     {"adapt": True, "adapt_iterations": 9}),
+    ("view-sharing", {}, {}),
+])
+def test_settings_recon_section_remakes_the_same_reconstruction(
+        viewer, qtbot, monkeypatch, tmp_path, model, values, options):
+    """settings.json's "recon" section (what `dynmri recon --config` reads) holds exactly what the widget ran."""
+    seen = []
+    monkeypatch.setattr(_reconstruct_widget, "get_method",
+                        lambda spec, device, **kwargs: seen.append((spec, device, kwargs)) or StandInMethod())
+    _, (_, _, zero_filled) = undersampled(viewer)
+    recon_widget = ReconstructWidget(viewer)
+    recon_widget.image.value = zero_filled
+    recon_widget.model.value = model
+    for name, value in values.items():
+        setattr(getattr(recon_widget, name), "value", value)
+    recon_widget.device.value = "cpu"
+    reconstruct(qtbot, recon_widget)
+    widget = ExportWidget(viewer)
+    widget.layers.value = [recon_widget.result_layer]
+    widget.folder.value = tmp_path
+    widget.export()
+    recon = json.loads((tmp_path / "settings.json").read_text())["recon"]
+    assert set(recon) == {"model", "lam", "iterations", "adapt", "adapt_iterations", "device"}
+    assert isinstance(recon["adapt"], bool) and recon["device"] == "cpu"
+    assert recon["model"] == (__file__ if model == _reconstruct_widget.CHECKPOINT else model)
+    assert seen == [(recon["model"], recon["device"], options)]
+    assert _reconstruct_widget.method_options(recon) == options
+
+
+def test_export_keeps_spacing_thickness_trigger_times_and_units(make_napari_viewer, tmp_path):
+    from napari_dynmri._napari._layers import cine_layer_data
+    from napari_dynmri.io.cine import Cine
+
+    times = np.array([[10.0, 50.0, 90.0, 130.0]] * 2)
+    cine = Cine(np.abs(cardiac_phantom(4, 32, 32, seed=2))[None].repeat(2, axis=0), pixel_spacing_mm=(1.25, 1.5),
+                trigger_times_ms=times, source="test", meta={"slice_thickness_mm": 6.0})
+    viewer = make_napari_viewer()
+    data, kwargs, _ = cine_layer_data(cine, "stack")
+    stack = viewer.add_image(data, **kwargs)
+    assert [str(unit) for unit in stack.units[-2:]] == ["millimeter", "millimeter"]  # the scale bar reads mm
+    viewer.dims.set_current_step(0, 1)
+    _, (_, _, zero_filled) = undersampled(viewer, layer_name="stack")
+    assert zero_filled.metadata[SETTINGS_KEY]["pixel_spacing_mm"] == [1.25, 1.5]
+    assert tuple(zero_filled.units) == tuple(stack.units[-3:])
+    widget = ExportWidget(viewer)
+    widget.layers.value = [stack, zero_filled]
+    widget.folder.value = tmp_path
+    widget.file_format.value = ".nii.gz"
+    widget.export()
+    back = read_cine(tmp_path / "stack.nii.gz")
+    assert back.pixel_spacing_mm == pytest.approx((1.25, 1.5))
+    np.testing.assert_allclose(back.trigger_times_ms, times[0] - times[0, 0])  # NIfTI keeps the frame step
+    import nibabel
+
+    header = nibabel.load(tmp_path / "stack.nii.gz").header
+    assert header.get_zooms()[2:] == pytest.approx((6.0, 40.0)) and header.get_xyzt_units() == ("mm", "msec")
+    files = json.loads((tmp_path / "settings.json").read_text())["files"]
+    assert files["zero-filled_z1.nii.gz"] == {
+        "layer": "zero-filled z1", "axes": ["t", "y", "x"], "units": ["pixel", "millimeter", "millimeter"],
+        "pixel_spacing_mm": [1.25, 1.5], "slice_thickness_mm": 6.0, "trigger_times_ms": times[1].tolist(),
+        "slice": 1}
+    assert files["stack.nii.gz"]["trigger_times_ms"] == times.tolist()
 
 
 def test_export_magnitude_formats_read_back(viewer, tmp_path):
@@ -382,13 +497,17 @@ def test_export_magnitude_formats_read_back(viewer, tmp_path):
 
 def test_xt_profile_follows_the_line(viewer):
     _, (_, _, zero_filled) = undersampled(viewer)
+    zero_filled.name = "zero-filled, a name longer than a panel title line"
     shapes = viewer.add_shapes([np.array([[32.0, 10.0], [32.0, 40.0]])], shape_type="line", name="line")
     widget = ProfileWidget(viewer)
     widget.shapes.value = shapes
     widget.images.value = [viewer.layers["phantom"], zero_filled]
     widget.show_profile()
     np.testing.assert_allclose(widget.profiles["phantom"], viewer.layers["phantom"].data[:, 32, 10:41], rtol=1e-6)
-    assert widget.profiles["zero-filled"].shape == (SHAPE[0], 31)
+    assert widget.profiles[zero_filled.name].shape == (SHAPE[0], 31)
+    axes = widget.panel.figure.axes
+    assert all(float(tick) == int(tick) for tick in axes[0].get_yticks())  # whole frames
+    assert all(max(len(line) for line in a.get_title().splitlines()) <= TITLE_WIDTH for a in axes)  # no overlap
     shapes.data = [np.array([[5.0, 20.0], [25.0, 20.0]])]  # moving the line updates the profile
     np.testing.assert_allclose(widget.profiles["phantom"], viewer.layers["phantom"].data[:, 5:26, 20].T.T, rtol=1e-6)
 
@@ -407,3 +526,42 @@ def test_profile_without_a_line_is_a_notification(viewer, napari_notifications):
     widget.show_profile()
     assert widget.panel is None
     assert napari_notifications == [("error", "Draw a line on the shapes layer 'box' first (line tool).")]
+
+
+def test_phase_of_complex_layers_is_offered_beside_the_magnitude(viewer, qtbot, napari_notifications):
+    widget, reference, zero_filled, noisy = compared(viewer, qtbot)
+    widget.view.value = "phase"
+    widget.side_by_side()
+    assert [layer.name for layer in viewer.layers if layer.visible] == ["phase phantom", "phase zero-filled"]
+    np.testing.assert_allclose(viewer.layers["phase zero-filled"].data, np.angle(zero_filled.metadata[COMPLEX_KEY]),
+                               atol=1e-6)
+    np.testing.assert_allclose(zero_filled.data, np.abs(zero_filled.metadata[COMPLEX_KEY]), atol=1e-6)  # magnitude
+    copy = viewer.add_image(0.9 * noisy.data, name="copy")
+    widget.reference.value = noisy
+    widget.results.value = [copy]
+    widget.compare()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)  # the grid on show is redrawn for the new pair
+    assert napari_notifications == [("error", "None of the compared layers is complex: there is no phase to show.")]
+
+
+def test_compare_can_be_cancelled_and_changes_nothing(viewer, qtbot, monkeypatch, napari_notifications):
+    from napari_dynmri._napari import _compare_widget
+
+    def slow_job(target, cines):
+        while True:  # a comparison that would never end
+            time.sleep(0.01)
+            yield
+
+    monkeypatch.setattr(_compare_widget, "comparison_job", slow_job)
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = CompareWidget(viewer)
+    widget.reference.value = viewer.layers["phantom"]
+    widget.results.value = [zero_filled]
+    names = [layer.name for layer in viewer.layers]
+    widget.compare()
+    assert widget.running and widget.compare_button.text == "Cancel"
+    widget.compare_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
+    assert widget.compare_button.text == "Compare" and widget.panel is None and widget.metrics == {}
+    assert [layer.name for layer in viewer.layers] == names
+    assert ("info", "Comparison cancelled; the viewer is unchanged.") in napari_notifications

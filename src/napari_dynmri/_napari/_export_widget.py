@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import platform
 import re
@@ -14,17 +15,22 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, PushButton, Select
 from napari.utils.notifications import show_info
 
+from napari_dynmri._napari._docking import join_dynmri_tabs
 from napari_dynmri._napari._layers import (
     COMPLEX_KEY,
     METRICS_KEY,
     SETTINGS_KEY,
+    SLICE_KEY,
     SPACING_KEY,
+    THICKNESS_KEY,
+    TIMES_KEY,
     USER_ERRORS,
     check_cine_layer,
     image_choices,
     report_error,
 )
 from napari_dynmri.io import write_cine
+from napari_dynmri.io.atomic import write_text
 from napari_dynmri.metrics import summarize
 
 if TYPE_CHECKING:
@@ -54,20 +60,47 @@ def versions() -> dict[str, str]:
 
 
 def metrics_rows(layers) -> tuple[list[dict], list[dict]]:
-    """Per-frame and summary rows of every comparison stored on ``layers`` (|error| layers)."""
+    """Per-frame and summary rows of every comparison stored on ``layers`` (the compared results).
+
+    The summary's ``psnr_db`` is the sequence PSNR (:func:`napari_dynmri.metrics.evaluate`), with the
+    lowest and highest per-frame PSNR beside it; SSIM is the mean and standard deviation over frames.
+    """
     per_frame, summary = [], []
     for layer in layers:
         metrics = layer.metadata.get(METRICS_KEY)
         if metrics is None:
             continue
-        pair = {"reference": metrics["reference"], "result": metrics["result"]}
+        pair = {"reference": metrics["reference"], "result": metrics["result"], "slice": metrics["slice"]}
         for frame, (psnr, ssim) in enumerate(zip(metrics["psnr_per_frame"], metrics["ssim_per_frame"])):
             per_frame.append({**pair, "frame": frame, "psnr_db": psnr, "ssim": ssim})
-        psnr_mean, psnr_std = summarize(metrics["psnr_per_frame"])
         ssim_mean, ssim_std = summarize(metrics["ssim_per_frame"])
-        summary.append({**pair, "psnr_mean_db": psnr_mean, "psnr_std_db": psnr_std,
-                        "ssim_mean": ssim_mean, "ssim_std": ssim_std})
+        summary.append({**pair, "psnr_db": metrics["psnr"], "psnr_frame_min_db": min(metrics["psnr_per_frame"]),
+                        "psnr_frame_max_db": max(metrics["psnr_per_frame"]), "ssim_mean": ssim_mean,
+                        "ssim_std": ssim_std})
     return per_frame, summary
+
+
+def layer_geometry(layer) -> dict:
+    """Where a layer's samples lie: axes, napari units, pixel spacing and slice thickness (mm), trigger
+    times (ms) and, for a result of a multi-slice cine, its slice."""
+    times = layer.metadata.get(TIMES_KEY)
+    return {
+        "axes": list(layer.axis_labels),
+        "units": [str(unit) for unit in layer.units],
+        SPACING_KEY: layer.metadata.get(SPACING_KEY),
+        THICKNESS_KEY: layer.metadata.get(THICKNESS_KEY),
+        TIMES_KEY: None if times is None else np.asarray(times).tolist(),
+        "slice": layer.metadata.get(SLICE_KEY),
+    }
+
+
+def recon_section(layers) -> dict | None:
+    """The Reconstruct widget's ``"recon"`` settings of the first of ``layers`` that has them, else None."""
+    for layer in layers:
+        recon = layer.metadata.get(SETTINGS_KEY, {}).get("recon")
+        if recon is not None:
+            return recon
+    return None
 
 
 def _json_safe(value):
@@ -95,6 +128,7 @@ class ExportWidget(Container):
         self.export_button.changed.connect(self.export)
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
         napari_viewer.layers.events.removed.connect(self.reset_choices)
+        join_dynmri_tabs(self.native)
 
     def export(self) -> list[Path]:
         """Write the files; returns their paths (empty, with an error notification, when nothing is written)."""
@@ -137,25 +171,36 @@ class ExportWidget(Container):
             planned[path] = lambda p, layer=layer: self._write_layer(p, layer)
         per_frame, summary = metrics_rows(self._viewer.layers)
         if per_frame:
-            planned[folder / METRICS_FILE] = lambda p: _write_csv(p, per_frame)
-            planned[folder / SUMMARY_FILE] = lambda p: _write_csv(p, summary)
+            planned[folder / METRICS_FILE] = lambda p: self._write_text(p, _csv_text(per_frame))
+            planned[folder / SUMMARY_FILE] = lambda p: self._write_text(p, _csv_text(summary))
         settings = {
             "versions": versions(),
             "layers": {layer.name: _json_safe(layer.metadata[SETTINGS_KEY])
                        for layer in self._viewer.layers if SETTINGS_KEY in layer.metadata},
+            "files": {path.name: {"layer": layer.name, **_json_safe(layer_geometry(layer))}
+                      for path, layer in zip(planned, chosen)},
         }
-        planned[folder / SETTINGS_FILE] = lambda p: p.write_text(json.dumps(settings, indent=2) + "\n")
+        recon = recon_section(chosen)
+        if recon is not None:
+            settings["recon"] = _json_safe(recon)
+        planned[folder / SETTINGS_FILE] = lambda p: self._write_text(p, json.dumps(settings, indent=2) + "\n")
         return planned
+
+    def _write_text(self, path: Path, text: str) -> None:
+        write_text(path, text, overwrite=self.overwrite.value)
 
     def _write_layer(self, path: Path, layer) -> None:
         data = layer.metadata.get(COMPLEX_KEY) if path.suffix == ".npz" else None
         if data is None or data.shape != layer.data.shape:
             data = np.asarray(layer.data)
-        write_cine(path, data, pixel_spacing_mm=layer.metadata.get(SPACING_KEY), overwrite=self.overwrite.value)
+        write_cine(path, data, pixel_spacing_mm=layer.metadata.get(SPACING_KEY), overwrite=self.overwrite.value,
+                   slice_thickness_mm=layer.metadata.get(THICKNESS_KEY),
+                   trigger_times_ms=layer.metadata.get(TIMES_KEY))
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def _csv_text(rows: list[dict]) -> str:
+    stream = io.StringIO()
+    writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return stream.getvalue()

@@ -16,10 +16,15 @@ def themed_canvas(viewer, height_px: int = 240) -> FigureCanvasQTAgg:
     return canvas
 
 
+def theme_text_colour(viewer) -> str:
+    """The viewer theme's text colour (hex): for markers that must not look like a data series."""
+    return get_theme(viewer.theme).text.as_hex()
+
+
 def style_axes(axes, viewer) -> None:
     """Colour ``axes`` (background, frame, ticks, labels, title) like the viewer theme."""
     theme = get_theme(viewer.theme)
-    text = theme.text.as_hex()
+    text = theme_text_colour(viewer)
     axes.set_facecolor(theme.foreground.as_hex())
     axes.tick_params(colors=text, labelsize=7)
     for spine in axes.spines.values():

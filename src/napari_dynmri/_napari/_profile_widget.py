@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import textwrap
+
 import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton, Select
+from matplotlib.ticker import MaxNLocator
 from napari.layers import Shapes
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from napari_dynmri._napari._figure import style_axes, themed_canvas
-from napari_dynmri.profiles import line_profile
+from napari_dynmri._napari._docking import join_dynmri_tabs
+from napari_dynmri._napari._figure import style_axes, theme_text_colour, themed_canvas
 from napari_dynmri._napari._layers import (
+    DISPLAY_ROLES,
     USER_ERRORS,
-    displayed_slice,
     image_choices,
     layer_cine,
+    layer_slice,
     report_error,
     time_index,
 )
+from napari_dynmri.profiles import line_profile
+
+TITLE_WIDTH = 18  # characters per line of a panel title, so that the titles of neighbours never overlap
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -55,10 +62,12 @@ class ProfilePanel(QWidget):
         self._markers = []
         for axes, (name, profile) in zip(axes_list, profiles.items()):
             axes.imshow(profile, cmap="gray", vmin=0.0, vmax=vmax, aspect="auto", interpolation="nearest")
-            axes.set_title(name, fontsize=8)
+            axes.set_title(textwrap.fill(name, TITLE_WIDTH), fontsize=7)
             axes.set_xlabel("along line (px)", fontsize=7)
+            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             style_axes(axes, self._viewer)
-            self._markers.append(axes.axhline(frame, color="tab:orange", linewidth=0.8))
+            self._markers.append(axes.axhline(frame, color=theme_text_colour(self._viewer), linestyle="--",
+                                              linewidth=0.8))
         axes_list[0].set_ylabel("frame t", fontsize=7)
         self.canvas.draw_idle()
 
@@ -77,7 +86,7 @@ class ProfileWidget(Container):
         self._viewer = napari_viewer
         self.shapes = ComboBox(label="line from", choices=lambda _: [
             (layer.name, layer) for layer in napari_viewer.layers if isinstance(layer, Shapes)])
-        self.images = Select(label="images", choices=lambda _: image_choices(napari_viewer))
+        self.images = Select(label="images", choices=lambda _: image_choices(napari_viewer, exclude_roles=DISPLAY_ROLES))
         self.show_button = PushButton(text="Show x-t profile")
         self.extend([self.shapes, self.images, self.show_button])
         self.panel = None
@@ -88,6 +97,7 @@ class ProfileWidget(Container):
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
         napari_viewer.layers.events.removed.connect(self.reset_choices)
         napari_viewer.dims.events.current_step.connect(self._follow_time)
+        join_dynmri_tabs(self.native)
 
     def show_profile(self, *_) -> None:
         """Compute the profiles of the chosen layers and show them docked; follows later edits of the line."""
@@ -99,8 +109,8 @@ class ProfileWidget(Container):
             profiles = {}
             for image in images:
                 start, end = line_in_layer(shapes, image)
-                profiles[image.name] = line_profile(np.abs(layer_cine(image, displayed_slice(self._viewer, image))),
-                                                    start, end)
+                profiles[image.name] = line_profile(
+                    np.abs(layer_cine(image, layer_slice(self._viewer, image) or 0)), start, end)
         except USER_ERRORS as err:
             report_error(err, "draw the x-t profile")
             return
@@ -108,6 +118,7 @@ class ProfileWidget(Container):
         if self.panel is None:
             self.panel = ProfilePanel(self._viewer)
             self.panel_dock = self._viewer.window.add_dock_widget(self.panel, name="dynmri x-t profile", area="bottom")
+            join_dynmri_tabs(self.panel)
         self.panel.show_profiles(profiles, time_index(self._viewer))
         if self._followed is not shapes:
             if self._followed is not None:

@@ -13,7 +13,9 @@ from napari.utils import progress
 from napari.utils.notifications import show_info
 from qtpy.QtCore import QObject, Signal
 
+from napari_dynmri._napari._docking import join_dynmri_tabs
 from napari_dynmri._napari._layers import (
+    DISPLAY_ROLES,
     KSPACE_KEY,
     MASK_KEY,
     REFERENCE_KEY,
@@ -24,6 +26,7 @@ from napari_dynmri._napari._layers import (
     displayed_slice,
     image_choices,
     report_error,
+    slice_suffix,
 )
 from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
 from napari_dynmri.models.device import DEVICE_SPECS
@@ -44,6 +47,21 @@ def model_choices() -> list[str]:
     names = sorted((entry["name"] for entry in list_pretrained()), key=lambda name: name != DEFAULT_MODEL)
     ordered = [DEFAULT_METHOD, *BUILTIN_METHODS, *names, CHECKPOINT]
     return list(dict.fromkeys(ordered))
+
+
+def method_options(recon: dict) -> dict:
+    """The options :func:`napari_dynmri.recon.get_method` takes for a ``"recon"`` settings section.
+
+    ``recon`` is ``{"model", "lam", "iterations", "adapt", "adapt_iterations", "device"}`` as the
+    Reconstruct widget records it (and Export writes to ``settings.json``): compressed sensing gets
+    ``lam`` (``None``: automatic, on held-out lines) and ``iterations``, a network with ``adapt`` gets
+    ``adapt_iterations``, every other method nothing.
+    """
+    if recon["model"] in CS_METHODS:
+        return {"lam": AUTO if recon["lam"] is None else recon["lam"], "iterations": recon["iterations"]}
+    if recon["adapt"]:
+        return {"adapt": True, "adapt_iterations": recon["adapt_iterations"]}
+    return {}
 
 
 def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop) -> tuple:
@@ -75,7 +93,8 @@ class ReconstructWidget(Container):
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         super().__init__()
         self._viewer = napari_viewer
-        self.image = ComboBox(label="input", choices=lambda _: image_choices(napari_viewer))
+        self.image = ComboBox(label="input", choices=lambda _: image_choices(
+            napari_viewer, exclude_roles=(*DISPLAY_ROLES, "recon")))
         self.model = ComboBox(label="model", choices=model_choices())
         self.checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
         self.automatic_weight = CheckBox(label="CS weight", text="automatic (held-out lines)", value=True)
@@ -108,6 +127,7 @@ class ReconstructWidget(Container):
         napari_viewer.layers.events.removed.connect(self.reset_choices)
         self._show_model_options()
         self._describe_input()
+        join_dynmri_tabs(self.native)
 
     @property
     def running(self) -> bool:
@@ -128,17 +148,13 @@ class ReconstructWidget(Container):
         except USER_ERRORS as err:
             report_error(err, f"reconstruct '{layer.name}'")
             return
-        options = {}
-        if spec in CS_METHODS:
-            options = {"lam": AUTO if self.automatic_weight.value else self.lam.value,
-                       "iterations": self.iterations.value}
-        elif spec not in BUILTIN_METHODS and self.adapt.value:
-            options = {"adapt": True, "adapt_iterations": self.adapt_iterations.value}
+        recon = self._recon_settings(spec)
+        settings["recon"] = recon
         self._stop.clear()
         self.result_layer = None
         self.progress_bar = progress(total=0, desc=f"recon ({label})")
         self.worker = create_worker(
-            reconstruction_job, spec, self.device.value, kspace, mask, options,
+            reconstruction_job, spec, self.device.value, kspace, mask, method_options(recon),
             self._relay.progressed.emit, self._relay.device_chosen.emit, self._stop.is_set,
             _start_thread=False,
         )
@@ -155,6 +171,20 @@ class ReconstructWidget(Container):
     def cancel(self) -> None:
         """Ask the running reconstruction to stop; nothing is added to the viewer."""
         self._stop.set()
+
+    def _recon_settings(self, spec: str) -> dict:
+        """The ``"recon"`` settings section of a run of ``spec`` with the widget's current values."""
+        compressed_sensing = spec in CS_METHODS
+        network = spec not in BUILTIN_METHODS
+        adapt = network and bool(self.adapt.value)
+        return {
+            "model": spec,
+            "lam": float(self.lam.value) if compressed_sensing and not self.automatic_weight.value else None,
+            "iterations": int(self.iterations.value) if compressed_sensing else None,
+            "adapt": adapt,
+            "adapt_iterations": int(self.adapt_iterations.value) if adapt else None,
+            "device": str(self.device.value),
+        }
 
     def _model_spec(self) -> tuple[str, str]:
         if self.model.value != CHECKPOINT:
@@ -198,7 +228,9 @@ class ReconstructWidget(Container):
                         seconds=round(seconds, 3), method_settings=method.settings)
         chosen = method.settings_summary()
         self.status.value = f"done in {seconds:.1f} s on {method.device}" + (f" ({chosen})" if chosen else "")
-        self.result_layer = add_cine_layer(self._viewer, payload, f"recon ({label})", layer, role="recon",
+        z_index = settings.get("slice")
+        self.result_layer = add_cine_layer(self._viewer, payload, f"recon ({label}){slice_suffix(z_index)}", layer,
+                                           role="recon", z_index=z_index,
                                            metadata={SETTINGS_KEY: settings, REFERENCE_KEY: settings["reference"]},
                                            contrast_limits=tuple(layer.contrast_limits))
 

@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
 
+from napari_dynmri._napari._docking import join_dynmri_tabs
 from napari_dynmri._napari._layers import (
+    DISPLAY_ROLES,
     KSPACE_KEY,
     MASK_KEY,
     REFERENCE_KEY,
+    RESULT_ROLES,
     SETTINGS_KEY,
+    SPACING_KEY,
     USER_ERRORS,
     add_cine_layer,
     check_image_role,
@@ -19,6 +23,7 @@ from napari_dynmri._napari._layers import (
     image_choices,
     layer_cine,
     report_error,
+    slice_suffix,
 )
 from napari_dynmri.physics import MASK_KINDS
 from napari_dynmri.simulation import simulate
@@ -42,7 +47,8 @@ def simulate_layer(layer, z_index: int, mask_type: str, acceleration: float, cen
     target = layer_cine(layer, z_index)
     noise_sigma = float(noise) * float(np.abs(target).max())
     sim = simulate(target, mask_kind=mask_type, acceleration=acceleration, center_lines=center_lines,
-                   seed=seed, noise_sigma=noise_sigma, source=layer.name)
+                   seed=seed, noise_sigma=noise_sigma, source=layer.name,
+                   pixel_spacing_mm=layer.metadata.get(SPACING_KEY))
     settings = {**sim.meta, "noise_fraction": float(noise), "input_layer": layer.name,
                 "slice": int(z_index) if layer.ndim == 4 else None}
     return sim.mask, sim.kspace, sim.zero_filled, settings
@@ -51,18 +57,23 @@ def simulate_layer(layer, z_index: int, mask_type: str, acceleration: float, cen
 def add_undersampled_layers(viewer, layer, mask, kspace, zero_filled, settings) -> tuple:
     """Add ``mask``, ``k-space (log)`` (both hidden) and ``zero-filled`` layers placed like ``layer``; returns them.
 
-    The zero-filled layer gets ``layer``'s contrast limits, so both show on one intensity scale.
+    From a ``(Z, T, H, W)`` layer the names end with the slice (``zero-filled z1``) and the layers
+    carry it. The mask and k-space displays of an earlier run on the same slice are reused rather than
+    duplicated (each zero-filled layer keeps its own mask and k-space in its metadata). The
+    zero-filled layer gets ``layer``'s contrast limits, so both show on one intensity scale.
     """
+    z_index, suffix = settings["slice"], slice_suffix(settings["slice"])
     mask_layer = add_cine_layer(
-        viewer, mask.astype(np.uint8), "mask", layer, role="mask",
+        viewer, mask.astype(np.uint8), f"mask{suffix}", layer, role="mask", z_index=z_index, reuse=True,
         metadata={SETTINGS_KEY: settings}, contrast_limits=(0, 1), visible=False,
     )
+    log_kspace = np.log1p(np.abs(kspace))
     kspace_layer = add_cine_layer(
-        viewer, np.log1p(np.abs(kspace)), "k-space (log)", layer, role="k-space",
-        metadata={SETTINGS_KEY: settings}, visible=False,
+        viewer, log_kspace, f"k-space (log){suffix}", layer, role="k-space", z_index=z_index, reuse=True,
+        metadata={SETTINGS_KEY: settings}, contrast_limits=(0.0, float(log_kspace.max()) or 1.0), visible=False,
     )
     zero_filled_layer = add_cine_layer(
-        viewer, zero_filled, "zero-filled", layer, role="zero-filled",
+        viewer, zero_filled, f"zero-filled{suffix}", layer, role="zero-filled", z_index=z_index,
         metadata={KSPACE_KEY: kspace, MASK_KEY: mask, SETTINGS_KEY: settings, REFERENCE_KEY: layer.name},
         contrast_limits=tuple(layer.contrast_limits),
     )
@@ -75,7 +86,8 @@ class UndersampleWidget(Container):
     def __init__(self, napari_viewer: "napari.viewer.Viewer"):
         super().__init__()
         self._viewer = napari_viewer
-        self.image = ComboBox(label="image", choices=lambda _: image_choices(napari_viewer))
+        self.image = ComboBox(label="image", choices=lambda _: image_choices(
+            napari_viewer, exclude_roles=DISPLAY_ROLES + RESULT_ROLES))
         self.mask_type = ComboBox(label="mask type", choices=MASK_KINDS, value=DEFAULT_MASK["mask_type"])
         self.acceleration = FloatSpinBox(label="acceleration", value=DEFAULT_MASK["acceleration"],
                                          min=1.0, max=64.0, step=0.5)
@@ -90,6 +102,7 @@ class UndersampleWidget(Container):
         self.run_button.changed.connect(self.run)
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
         napari_viewer.layers.events.removed.connect(self.reset_choices)
+        join_dynmri_tabs(self.native)
 
     def run(self) -> tuple | None:
         """Undersample the chosen layer; returns the new (mask, k-space, zero-filled) layers, or None on error."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 
@@ -28,6 +29,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the demo; 2 (with a one-line message) when Qt cannot open a window here."""
+    from napari_dynmri._napari._qt_check import qt_window_problem
+
+    problem = qt_window_problem()
+    if problem is not None:
+        print(f"dynmri demo: {problem}", file=sys.stderr)
+        return 2
     import napari
 
     from napari_dynmri._napari._demo import start_demo
