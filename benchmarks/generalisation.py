@@ -174,7 +174,7 @@ def markdown(results: dict, labels: list[str], args) -> str:
     lines += ["### PSNR (dB)", "", *table("psnr", 2), "", "### SSIM", "", *table("ssim", 3), ""]
     lines += ["### Seconds per cine", "", "| set | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for name, scores in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{np.median(scores[l]['seconds']):.1f}" for l in labels) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{np.median(scores[label]['seconds']):.1f}" for label in labels) + " |")
     tuned = [label for label in labels if label.startswith("cs-") and "fixed" not in label]
     lines += ["", "### What the automatic methods chose (median weight; cs-auto: methods chosen)", "",
               "| set | " + " | ".join(tuned) + " |", "|---|" + "---|" * len(tuned)]

@@ -1,6 +1,7 @@
 """Fixtures shared by test files, and the check that Qt can start before any viewer test does."""
 
 from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,7 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# ../shared beside the repository (data and weights too large for it); tests that need it skip without it.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"

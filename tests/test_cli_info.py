@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from napari_dynmri.cli import main
+from napari_dynmri.data import samples
 from napari_dynmri.io import Cine, write_cine
 from napari_dynmri.physics.fft import fft2c
 
-PIG_DICOM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pig_cine" / "dicom_sax_2slices"
+PIG_DICOM = SHARED / "data" / "pig_cine" / "dicom_sax_2slices"
 
 
 def test_info_describes_a_multislice_file(tmp_path, capsys):
@@ -64,9 +62,7 @@ def test_info_sample_prefix(capsys, monkeypatch):
         source="sample:phantom",
         meta={"format": "synthetic"},
     )
-    fake = types.ModuleType("napari_dynmri.data.samples")
-    fake.load_sample = {"phantom": sample}.__getitem__
-    monkeypatch.setitem(sys.modules, "napari_dynmri.data.samples", fake)
+    monkeypatch.setattr(samples, "load_sample", {"phantom": sample}.__getitem__)
     assert main(["info", "sample:phantom"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "source: sample:phantom" in out and "trigger times: 0 .. 150 ms" in out

@@ -9,7 +9,6 @@ from napari_dynmri.physics import fft2c, make_mask, undersample
 from napari_dynmri.recon import ReconCancelled
 from napari_dynmri.recon.cs import temporal_difference, ttv_objective, ttv_reconstruct
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

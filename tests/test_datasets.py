@@ -1,15 +1,15 @@
 """Training data pipeline: sources, the 5:1:2 split, and undersampled samples."""
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from napari_dynmri.physics import actual_acceleration, fft2c, ifft2c, make_mask
 from napari_dynmri.training.datasets import CineSamples, load_sequences, split_counts, split_sequences
 
-PIG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pig_cine" / "pig_cine_cc0.npz"
+PIG = SHARED / "data" / "pig_cine" / "pig_cine_cc0.npz"
 
 
 def test_split_counts_follow_5_1_2():

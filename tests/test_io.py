@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import h5py
@@ -15,19 +13,18 @@ import tifffile
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
+from conftest import SHARED
 from napari_dynmri.io import (
     Cine,
     CineReadError,
     can_read,
     combine_coils,
     looks_like_kspace,
-    open_input,
     read_cine,
     write_cine,
 )
 from napari_dynmri.physics.fft import fft2c, ifft2c
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PIG_DICOM = SHARED / "data" / "pig_cine" / "dicom_sax_2slices"
 PIG_NPZ = SHARED / "data" / "pig_cine" / "pig_cine_cc0.npz"
 
@@ -491,14 +488,3 @@ def test_can_read_is_a_cheap_extension_check(tmp_path):
     assert not can_read(tmp_path / "a.txt")
     assert not can_read(tmp_path)  # empty folder
     assert not can_read([])
-
-
-def test_open_input_dispatches_samples(tmp_path, monkeypatch):
-    sample = Cine(data=np.zeros((2, 4, 4), np.float32), source="sample:pig")
-    fake = types.ModuleType("napari_dynmri.data.samples")
-    fake.load_sample = lambda name: sample if name == "pig" else None
-    monkeypatch.setitem(sys.modules, "napari_dynmri.data.samples", fake)
-    assert open_input("sample:pig") is sample
-    np.save(tmp_path / "c.npy", np.ones((2, 4, 4)))
-    np.testing.assert_array_equal(open_input(str(tmp_path / "c.npy")).data, 1)
-

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -11,6 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from safetensors.torch import save_file
 from scipy import ndimage
 
+from conftest import SHARED
 from napari_dynmri.losses import (
     EdgeLoss,
     FeatureDistance,
@@ -23,7 +22,6 @@ from napari_dynmri.losses import (
 )
 from napari_dynmri.losses.backbones import SqueezeNetTrunk, VGGFeatures, vgg_layer_names
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 KERAS_H5 = SHARED / "weights" / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 torch.set_num_threads(1)

@@ -1,36 +1,42 @@
 """``dynmri demo`` end to end in a hidden viewer; zero filling stands in for the (slow) reconstruction."""
 
+import inspect
 import re
 import threading
 
+import pytest
+
 from napari_dynmri._napari import _demo, _reconstruct_widget
 from napari_dynmri.cli import build_parser, main
-from napari_dynmri.recon import DEFAULT_METHOD, ZeroFilled
+from napari_dynmri.data.samples import SAMPLE_NAMES
+from napari_dynmri.recon import CS_XF, DEFAULT_METHOD, ZeroFilled
 
 
-def test_demo_lists_in_help():
-    assert "demo" in build_parser().format_help()
-    args = build_parser().parse_args(["demo", "--no-show"])
-    assert (args.sample, args.acceleration, args.model, args.device) == ("pig", 8.0, None, "auto")
+def test_demo_options_are_those_of_start_demo():
+    parser = build_parser()
+    assert "demo" in parser.format_help()
+    args = parser.parse_args(["demo", "--no-show"])
+    defaults = inspect.signature(_demo.start_demo).parameters
+    for name in ("sample", "acceleration", "model", "device"):
+        assert getattr(args, name) == defaults[name].default, f"dynmri demo --{name} and start_demo disagree"
+    for name in SAMPLE_NAMES:  # every bundled sample can be demonstrated
+        assert parser.parse_args(["demo", "--sample", name]).sample == name
 
 
-def test_demo_undersamples_reconstructs_and_compares(monkeypatch, capsys, qtbot):
+@pytest.mark.parametrize(("argv", "expected"), [([], DEFAULT_METHOD), (["--model", CS_XF], CS_XF)],
+                         ids=["default-method", "named-method"])
+def test_demo_undersamples_reconstructs_and_compares(argv, expected, monkeypatch, capsys, qtbot):
     specs = []
     monkeypatch.setattr(_reconstruct_widget, "get_method",
                         lambda spec, device, **options: specs.append(spec) or ZeroFilled())
-    assert main(["demo", "--no-show", "--sample", "phantom"]) == 0
+    assert main(["demo", "--no-show", "--sample", "phantom", *argv]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^zero-filled: PSNR \d+\.\d\d dB, SSIM 0\.\d{4}$", out, re.M)
     recon = re.search(r"^recon \((.+)\): PSNR (\d+\.\d\d) dB", out, re.M)
     zero_filled_psnr = float(re.search(r"^zero-filled: PSNR (\d+\.\d\d)", out, re.M).group(1))
     assert recon and recon.group(1) == specs[0]
     assert float(recon.group(2)) == zero_filled_psnr  # the stand-in returns the zero-filled image
-    assert specs == [DEFAULT_METHOD]
-
-
-def test_demo_model_prefers_what_the_user_names():
-    assert _demo.demo_model("some/checkpoint.safetensors") == "some/checkpoint.safetensors"
-    assert _demo.demo_model(None) == DEFAULT_METHOD
+    assert specs == [expected]
 
 
 class HeldZeroFilling(ZeroFilled):

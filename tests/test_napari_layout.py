@@ -20,7 +20,8 @@ def test_all_five_widgets_open_as_tabs_within_the_window(make_napari_viewer, qtb
     qtbot.wait(50)
     for name in WIDGETS:  # as the Plugins menu opens them (no tabify): napari docks each below the last one
         viewer.window.add_plugin_dock_widget("napari-dynmri", name)
-        qtbot.waitUntil(lambda: len(plugin_docks(window)) == WIDGETS.index(name) + 1, timeout=5_000)
+        opened = WIDGETS.index(name) + 1
+        qtbot.waitUntil(lambda opened=opened: len(plugin_docks(window)) == opened, timeout=5_000)
     qtbot.wait(100)
     docks = plugin_docks(window)
     assert all(set(window.tabifiedDockWidgets(dock)) == set(docks) - {dock} for dock in docks)

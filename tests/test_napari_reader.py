@@ -5,12 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SHARED
 from napari_dynmri._napari._layers import COMPLEX_KEY, SPACING_KEY
 from napari_dynmri._napari._reader import napari_get_reader
 from napari_dynmri.io import write_cine
 
 ROOT = Path(__file__).resolve().parents[1]
-DICOM_FOLDER = ROOT.parent / "shared" / "data" / "pig_cine" / "dicom_sax_2slices"
+DICOM_FOLDER = SHARED / "data" / "pig_cine" / "dicom_sax_2slices"
 
 
 def test_manifest_is_valid_and_every_command_imports():

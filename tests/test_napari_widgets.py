@@ -12,7 +12,6 @@ from napari_dynmri._napari._compare_widget import CompareWidget
 from napari_dynmri._napari._export_widget import ExportWidget
 from napari_dynmri._napari._layers import COMPLEX_KEY, MASK_KEY, METRICS_KEY, SETTINGS_KEY
 from napari_dynmri._napari._profile_widget import TITLE_WIDTH, ProfileWidget
-from napari_dynmri.profiles import line_profile
 from napari_dynmri._napari._reconstruct_widget import ReconstructWidget
 from napari_dynmri._napari._undersample_widget import UndersampleWidget
 from napari_dynmri.data.phantom import cardiac_phantom
@@ -20,6 +19,7 @@ from napari_dynmri.io import read_cine
 from napari_dynmri.losses.edges import sobel_magnitude
 from napari_dynmri.metrics import evaluate, psnr_per_frame, ssim_per_frame
 from napari_dynmri.physics import make_mask, undersample
+from napari_dynmri.profiles import line_profile
 from napari_dynmri.recon import ReconCancelled, ReconMethod
 from napari_dynmri.recon.weight import DEFAULT_FACTORS
 
@@ -433,7 +433,7 @@ def test_settings_recon_section_remakes_the_same_reconstruction(
     recon_widget.image.value = zero_filled
     recon_widget.model.value = model
     for name, value in values.items():
-        setattr(getattr(recon_widget, name), "value", value)
+        getattr(recon_widget, name).value = value
     recon_widget.device.value = "cpu"
     reconstruct(qtbot, recon_widget)
     widget = ExportWidget(viewer)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from napari_dynmri.data.phantom import cardiac_phantom
-from napari_dynmri.data.samples import SAMPLE_NAMES, load_sample
+from napari_dynmri.data.samples import SAMPLE_NAMES, SAMPLE_PREFIX, load_sample, open_input
+from napari_dynmri.io import Cine, write_cine
 
 
 def test_phantom_shape_scale_and_seed():
@@ -29,8 +30,14 @@ def test_phantom_rejects_tiny_sizes():
         cardiac_phantom(0, 64, 64)
 
 
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_every_sample_name_loads_as_a_cine_naming_its_source(name):
+    sample = load_sample(name)
+    assert isinstance(sample, Cine) and sample.data.ndim == 3 and sample.data.shape[0] > 1
+    assert sample.source == f"{SAMPLE_PREFIX}{name}"
+
+
 def test_samples():
-    assert SAMPLE_NAMES == ("pig", "phantom")
     pig = load_sample("pig")
     assert pig.data.shape == (20, 256, 256) and pig.data.dtype == np.float32
     assert pig.pixel_spacing_mm == pytest.approx((0.8203, 0.8203))
@@ -38,3 +45,13 @@ def test_samples():
     assert load_sample("phantom").data.shape == (20, 128, 128)
     with pytest.raises(ValueError, match="unknown sample"):
         load_sample("dog")
+
+
+def test_open_input_loads_samples_and_reads_paths(tmp_path):
+    np.testing.assert_array_equal(open_input("sample:phantom").data, load_sample("phantom").data)
+    write_cine(tmp_path / "c.npy", np.full((2, 8, 8), 3, np.float32))
+    cine = open_input(tmp_path / "c.npy")
+    assert cine.data.shape == (2, 8, 8)
+    np.testing.assert_array_equal(cine.data, 3)
+    with pytest.raises(ValueError, match="unknown sample"):
+        open_input("sample:dog")

@@ -4,12 +4,12 @@ import torch
 
 from napari_dynmri.physics import (
     actual_acceleration,
+    adjoint,
     center_rows,
     data_consistency,
     equispaced_mask,
     fft2c,
     forward,
-    adjoint,
     ifft2c,
     make_mask,
     undersample,

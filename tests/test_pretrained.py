@@ -37,10 +37,10 @@ def test_shipped_model_loads_without_pickle_and_rebuilds_from_its_card(name, mon
         assert key in card, f"model card of {name} lacks {key!r}"
 
 
+@pytest.mark.usefixtures("one_thread")  # restores the thread count afterwards
 @pytest.mark.parametrize("name", SHIPPED)
 @pytest.mark.parametrize("acceleration", [4, 8])
 def test_shipped_model_beats_zero_filled_on_a_phantom(name, acceleration):
-    torch.set_num_threads(2)
     sim = simulate(cardiac_phantom(12, 96, 80, seed=11), acceleration=acceleration, seed=5)
     recon = get_method(name, device="cpu").reconstruct(sim.kspace, sim.mask)
     assert recon.shape == sim.target.shape and recon.dtype == np.complex64

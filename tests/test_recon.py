@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from napari_dynmri.data.phantom import cardiac_phantom
+from napari_dynmri.metrics import psnr
 from napari_dynmri.models import build_model, save_model
 from napari_dynmri.models.checkpoint import ModelLoadError
-from napari_dynmri.metrics import psnr
 from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample, view_share
 from napari_dynmri.recon import (
     NetworkMethod,
@@ -19,7 +19,6 @@ from napari_dynmri.recon import (
 )
 from napari_dynmri.recon.weight import DEFAULT_FACTORS
 from napari_dynmri.recon.windowed import window_starts, window_weights, windowed_apply
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

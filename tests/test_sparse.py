@@ -5,9 +5,9 @@ import pytest
 
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.metrics import psnr
+from napari_dynmri.models.cascade import CASCADE_DEFAULTS
 from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample
 from napari_dynmri.recon import ReconCancelled
-from napari_dynmri.models.cascade import CASCADE_DEFAULTS
 from napari_dynmri.recon.sparse import (
     DEFAULT_ITERATIONS,
     XF_DEFAULT_LAM,

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from napari_dynmri.cli import main
 from napari_dynmri.models import load_model
+from napari_dynmri.models.registry import MODEL_REGISTRY
 from napari_dynmri.training import config_from_dict, load_config, train
 from napari_dynmri.training.trainer import learning_rate
 
@@ -203,7 +204,26 @@ def test_flags_override_the_file_and_schedules():
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
 def test_example_configs_are_valid(path):
     config = load_config(path)
-    assert config.model["name"] and config.data.train
+    assert config.model["name"] in MODEL_REGISTRY and config.data.train
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('name = "cascade"', 'name = "dc-cnn"'), "unknown model architecture 'dc-cnn'"),
+        (("n_stages = 2", "n_stage = 2"), "unknown option.*'n_stage' for model 'cascade'"),
+        (("channels = 8", "channels = 0"), "option 'channels' of model 'cascade' must be"),
+        (("frames = 10", "frame = 10"), "unknown configuration key 'data.frame'"),
+        (("val_every = 50", "val_evry = 50"), "unknown configuration key 'val_evry'"),
+    ],
+    ids=["architecture", "model-option", "model-value", "data-key", "top-level-key"],
+)
+def test_an_example_config_with_a_bad_model_or_misspelt_key_is_refused(tmp_path, change, message):
+    text = (ROOT / "configs" / "phantom_smoke.toml").read_text()
+    assert change[0] in text
+    (tmp_path / "bad.toml").write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(ValueError, match=message):
+        load_config(tmp_path / "bad.toml")
 
 
 def _free_port() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from napari_dynmri._napari._layers import cine_layer_data, report_error
 from napari_dynmri.io import CineReadError, can_read, read_cine
+from napari_dynmri.io.readers import file_stem
 
 
 def napari_get_reader(path):
@@ -36,4 +37,4 @@ def _layer_name(path) -> str:
     if not isinstance(path, (str, os.PathLike)):
         return Path(path[0]).parent.name if len(path) > 1 else _layer_name(path[0])
     path = Path(path)
-    return path.name if path.is_dir() else Path(path.name.removesuffix(".gz")).stem
+    return path.name if path.is_dir() else file_stem(path)

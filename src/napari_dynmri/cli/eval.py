@@ -1,9 +1,8 @@
 """``dynmri eval``: score zero filling and reconstruction methods on a set of cines.
 
-Protocol (the one of ``napari_dynmri.metrics``): every sequence is scaled to max |x| = 1 and
-undersampled with the mask options, sequence ``i`` of the evaluated list with seed ``seed + i``
-(as the trainer scores its test split); PSNR / SSIM / NMSE on magnitudes, summarised over sequences
-as mean ± population standard deviation.
+The sequences, the scoring and the summary are those of :mod:`napari_dynmri.evaluation` (sequence
+``i`` undersampled with seed ``seed + i``, as the trainer scores its test split); this module parses
+the options, prints the table and writes the ``--json`` / ``--csv`` files.
 """
 
 from __future__ import annotations
@@ -13,17 +12,20 @@ import csv
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 from napari_dynmri.cli import UserError
+from napari_dynmri.evaluation import (
+    METRICS,
+    SPLITS,
+    default_split_seed,
+    evaluate_methods,
+    format_table,
+    select_sequences,
+    summarize_scores,
+)
 from napari_dynmri.physics import MASK_KINDS
 from napari_dynmri.recon.methods import CS_METHODS, ZERO_FILLED
-
-SPLITS = ("test", "val", "train", "all")
-# The trainer's default split seed (training config data.split_seed), so "test" is the trainer's test part.
-SPLIT_SEED = 0
-METRICS = ("psnr", "ssim", "nmse")
 
 
 def register(subparsers) -> None:
@@ -65,21 +67,6 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
-    """``[(name, cine), ...]`` of ``data`` in ``split`` (see :mod:`napari_dynmri.training.datasets`)."""
-    from napari_dynmri.training.datasets import load_sequences, split_sequences
-
-    sequences = load_sequences(data)
-    if split == "all":
-        return sequences
-    if len(sequences) < 3:
-        raise UserError(
-            f"{data} holds {len(sequences)} sequence(s), too few for a train/val/test split; use --split all"
-        )
-    chosen = set(split_sequences([name for name, _ in sequences], SPLIT_SEED)[split])
-    return [(name, cine) for name, cine in sequences if name in chosen]
-
-
 def _method_specs(models: list[str]) -> list[str]:
     """Zero filling first, then each requested method once, in the given order."""
     specs = [ZERO_FILLED]
@@ -87,72 +74,6 @@ def _method_specs(models: list[str]) -> list[str]:
         if spec not in specs:
             specs.append(spec)
     return specs
-
-
-def evaluate_methods(methods, sequences, mask_kind, acceleration, center_lines, seed, log=None) -> dict:
-    """Reconstruct and score every sequence with every method.
-
-    Args:
-        methods: :class:`napari_dynmri.recon.ReconMethod` objects (distinct names).
-        sequences: ``[(name, cine), ...]``, complex ``(T, H, W)`` scaled to max 1.
-        mask_kind, acceleration, center_lines: the masks; sequence ``i`` uses seed ``seed + i``.
-        log: optional ``callable(str)`` told about each reconstruction (``[i/n] sequence: ...``, the
-            progress of a long evaluation).
-
-    Returns:
-        ``{method name: [{"sequence", "psnr", "ssim", "nmse", "seconds", "psnr_per_frame",
-        "ssim_per_frame"}, ...]}`` with per-frame values as lists of floats.
-    """
-    from napari_dynmri.metrics import evaluate
-    from napari_dynmri.training.datasets import fixed_case
-
-    scores = {method.name: [] for method in methods}
-    for index, (name, cine) in enumerate(sequences):
-        case = fixed_case(cine, mask_kind, acceleration, center_lines, seed + index)
-        for method in methods:
-            start = time.perf_counter()
-            recon = method.reconstruct(case["kspace"], case["mask"])
-            seconds = time.perf_counter() - start
-            result = evaluate(recon, case["target"])
-            scores[method.name].append(
-                {
-                    "sequence": name,
-                    "psnr": result["psnr"],
-                    "ssim": result["ssim"],
-                    "nmse": result["nmse"],
-                    "seconds": seconds,
-                    "psnr_per_frame": [float(v) for v in result["psnr_per_frame"]],
-                    "ssim_per_frame": [float(v) for v in result["ssim_per_frame"]],
-                }
-            )
-            if log is not None:
-                log(f"[{index + 1}/{len(sequences)}] {name}: {method.name} {result['psnr']:.2f} dB, "
-                    f"SSIM {result['ssim']:.3f} ({seconds:.1f} s)")
-    return scores
-
-
-def summarize_scores(scores: dict) -> dict:
-    """``{method: {"psnr": [mean, std], "ssim": [...], "nmse": [...], "seconds": mean}}``."""
-    from napari_dynmri.metrics import summarize
-
-    summary = {}
-    for name, rows in scores.items():
-        summary[name] = {metric: list(summarize([row[metric] for row in rows])) for metric in METRICS}
-        summary[name]["seconds"] = summarize([row["seconds"] for row in rows])[0]
-    return summary
-
-
-def format_table(summary: dict) -> str:
-    """The summary as an aligned text table, one row per method."""
-    width = max(len("method"), *(len(name) for name in summary))
-    lines = [f"{'method':<{width}}  {'PSNR (dB)':>15}  {'SSIM':>17}  {'NMSE':>19}  {'s/seq':>7}"]
-    for name, row in summary.items():
-        psnr, ssim, nmse = (row[m] for m in METRICS)
-        lines.append(
-            f"{name:<{width}}  {psnr[0]:7.2f} ± {psnr[1]:5.2f}  {ssim[0]:.4f} ± {ssim[1]:.4f}  "
-            f"{nmse[0]:.5f} ± {nmse[1]:.5f}  {row['seconds']:7.2f}"
-        )
-    return "\n".join(lines)
 
 
 def _check_outputs(paths, overwrite: bool, data: str) -> None:
@@ -226,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         report = {
             "data": str(args.data),
             "split": args.split,
-            "split_seed": SPLIT_SEED,
+            "split_seed": default_split_seed(),
             "mask": args.mask,
             "acceleration": args.acceleration,
             "center_lines": args.center_lines,

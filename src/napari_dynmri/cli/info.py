@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the description of ``args.input``; returns 0."""
-    from napari_dynmri.io import open_input
+    from napari_dynmri.data.samples import open_input
 
     print(describe(open_input(args.input)))
     return 0

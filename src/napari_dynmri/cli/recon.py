@@ -28,10 +28,6 @@ RECON_DEFAULTS = {
 }
 
 
-def _suffix(path: Path) -> str:
-    return ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix.lower()
-
-
 def _is_simulation(path: str) -> bool:
     """True when ``path`` is an npz written by ``dynmri simulate`` (it holds kspace and mask)."""
     from napari_dynmri.io.npz import npz_arrays
@@ -213,12 +209,13 @@ def run(args: argparse.Namespace) -> int:
         check_not_an_input,
         check_output_path,
     )
+    from napari_dynmri.io.readers import file_suffix
     from napari_dynmri.metrics import psnr, ssim
     from napari_dynmri.physics import ifft2c
     from napari_dynmri.recon import get_method
     from napari_dynmri.validation import cast_finite
 
-    suffix = _suffix(args.output)
+    suffix = file_suffix(args.output)
     if suffix != NPZ_SUFFIX and suffix not in MAGNITUDE_SUFFIXES:
         raise UserError(
             f"cannot write {args.output}: use an output ending in {', '.join((NPZ_SUFFIX,) + MAGNITUDE_SUFFIXES)}"

@@ -22,7 +22,7 @@ def add_mask_arguments(parser: argparse.ArgumentParser) -> None:
 
 def simulate_from_args(args: argparse.Namespace):
     """Read ``args.input`` and undersample it as the mask options say; returns a ``Simulation``."""
-    from napari_dynmri.io import open_input
+    from napari_dynmri.data.samples import open_input
     from napari_dynmri.simulation import cine_target, simulate
 
     cine = open_input(args.input)

@@ -92,14 +92,10 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from napari_dynmri.training.checkpoint import find_checkpoint, read_checkpoint_config, run_folder_of
     from napari_dynmri.training.config import load_config
     from napari_dynmri.training.distributed import from_environment
-    from napari_dynmri.training.trainer import (
-        find_checkpoint,
-        read_checkpoint_config,
-        run_folder_of,
-        train,
-    )
+    from napari_dynmri.training.trainer import train
 
     overrides = overrides_from_args(args)
     base = None

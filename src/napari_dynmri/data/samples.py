@@ -13,8 +13,11 @@ import numpy as np
 
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.io.cine import Cine
+from napari_dynmri.io.readers import read_cine
 
 SAMPLE_NAMES = ("pig", "phantom")
+# how a command-line input names a bundled sample: ``sample:pig``
+SAMPLE_PREFIX = "sample:"
 
 
 def load_sample(name: str) -> Cine:
@@ -43,3 +46,15 @@ def load_sample(name: str) -> Cine:
             meta={"format": "sample", "description": "procedural cardiac phantom, seed 0"},
         )
     raise ValueError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLE_NAMES)}")
+
+
+def open_input(spec: str) -> Cine:
+    """Open a command-line input: ``sample:NAME`` loads a bundled sample, anything else is a path.
+
+    ``sample:NAME`` calls :func:`load_sample` (e.g. ``sample:pig``, ``sample:phantom``); other
+    strings go to :func:`napari_dynmri.io.read_cine` (a file or a DICOM folder).
+    """
+    spec = str(spec)
+    if spec.startswith(SAMPLE_PREFIX):
+        return load_sample(spec[len(SAMPLE_PREFIX) :])
+    return read_cine(spec)

@@ -107,7 +107,7 @@ def read_cine(path: str | os.PathLike | Sequence[str | os.PathLike]) -> Cine:
     if path.is_dir():
         return _guarded(path, "a DICOM folder", lambda: read_dicom_series(path, path))
     _guarded(path, "a file", lambda: check_input_file(path))
-    suffix = _suffix(path)
+    suffix = file_suffix(path)
     if suffix in _READERS:
         what, reader = _READERS[suffix]
         return _guarded(path, what, lambda: reader(path))
@@ -127,16 +127,23 @@ def can_read(path) -> bool:
         paths = [Path(p) for p in path]
         if len(paths) == 1:
             return can_read(paths[0])
-        return bool(paths) and all(p.is_file() and (_suffix(p) in DICOM_SUFFIXES or has_dicom_magic(p)) for p in paths)
+        return bool(paths) and all(p.is_file() and (file_suffix(p) in DICOM_SUFFIXES or has_dicom_magic(p)) for p in paths)
     path = Path(path)
     if path.is_dir():
         return folder_has_dicom(path)
-    return _suffix(path) in _READERS
+    return file_suffix(path) in _READERS
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+def file_suffix(path) -> str:
+    """The lower-case file type of ``path``: ``.nii.gz`` for gzipped NIfTI, else its last suffix."""
+    path = Path(path)
+    return ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix.lower()
+
+
+def file_stem(path) -> str:
+    """The name of ``path`` without its :func:`file_suffix` (``c`` for ``c.nii.gz``)."""
+    name = Path(path).name
+    return name[: len(name) - len(file_suffix(path))]
 
 
 @contextlib.contextmanager

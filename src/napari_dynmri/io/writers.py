@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri.io.atomic import atomic_output
-from napari_dynmri.io.readers import META_KEYS
+from napari_dynmri.io.readers import META_KEYS, file_suffix
 from napari_dynmri.validation import cast_finite, check_spacing
 
 WRITE_SUFFIXES = (".npy", ".npz", ".nii", ".nii.gz", ".tif", ".tiff")
@@ -76,7 +76,7 @@ def write_cine(
                    if trigger_times_ms is not None and trigger_times_ms.shape[-1] > 1 else None)
     if key in META_KEYS:
         raise ValueError(f"key {key!r} is reserved for metadata; choose another name such as 'image'")
-    suffix = ".nii.gz" if path.name.lower().endswith(".nii.gz") else path.suffix.lower()
+    suffix = file_suffix(path)
     if suffix not in WRITE_SUFFIXES:
         raise ValueError(f"cannot write '{path.name}': unknown extension; use one of {', '.join(WRITE_SUFFIXES)}")
     with atomic_output(path, overwrite) as partial:

@@ -8,8 +8,8 @@ bool ``(B|1, T, H, W)`` mask — to a complex64 ``(B, T, H, W)`` reconstruction,
 from napari_dynmri.models.base import ReconNet
 from napari_dynmri.models.cascade import CascadeNet, DataConsistency
 from napari_dynmri.models.checkpoint import ModelLoadError, load_model, read_card, save_model
-from napari_dynmri.models.complex_unet import ComplexNet
 from napari_dynmri.models.device import select_device
+from napari_dynmri.models.down_up import DownUpNet
 from napari_dynmri.models.fast import FastNet
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
 from napari_dynmri.models.naive import NaiveNet
@@ -20,8 +20,8 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_REGISTRY",
     "CascadeNet",
-    "ComplexNet",
     "DataConsistency",
+    "DownUpNet",
     "FastNet",
     "ModelLoadError",
     "NaiveNet",

@@ -30,14 +30,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_dynmri.models.base import ReconNet, resolve_options
-from napari_dynmri.models.complex_unet import ComplexBlock
+from napari_dynmri.models.down_up import DownUpBlock
 from napari_dynmri.models.fast import FastBlock
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
 from napari_dynmri.models.naive import NaiveBlock
 from napari_dynmri.physics import data_consistency, ifft2c, view_share
 from napari_dynmri.physics.xf_sparsity import xf_fista
 
-BLOCKS: dict[str, type[nn.Module]] = {"naive": NaiveBlock, "complex": ComplexBlock, "fast": FastBlock}
+BLOCKS: dict[str, type[nn.Module]] = {"naive": NaiveBlock, "complex": DownUpBlock, "fast": FastBlock}
 DC_MODES = ("hard", "soft")
 
 CASCADE_DEFAULTS = {

@@ -7,13 +7,13 @@ from typing import Any, Callable
 from torch import nn
 
 from napari_dynmri.models.cascade import CascadeNet
-from napari_dynmri.models.complex_unet import ComplexNet
+from napari_dynmri.models.down_up import DownUpNet
 from napari_dynmri.models.fast import FastNet
 from napari_dynmri.models.naive import NaiveNet
 
 MODEL_REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "naive": NaiveNet,
-    "complex": ComplexNet,
+    "complex": DownUpNet,
     "fast": FastNet,
     "cascade": CascadeNet,
 }

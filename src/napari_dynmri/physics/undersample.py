@@ -37,19 +37,17 @@ def undersample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Simulate an undersampled acquisition of a fully sampled cine.
 
-    Parameters
-    ----------
-    target : complex (T, H, W) image (numpy).
-    mask : bool (T, H, W) sampling pattern.
-    noise_sigma : standard deviation of complex white Gaussian noise added to each sampled k-space
-        value (real and imaginary parts each ``noise_sigma / sqrt(2)``), in the units of ``target``
-        (the FFT is orthonormal, so image-domain noise has the same standard deviation).
-    seed : seed of the noise draw.
+    Args:
+        target: complex (T, H, W) image (numpy).
+        mask: bool (T, H, W) sampling pattern.
+        noise_sigma: standard deviation of complex white Gaussian noise added to each sampled k-space
+            value (real and imaginary parts each ``noise_sigma / sqrt(2)``), in the units of ``target``
+            (the FFT is orthonormal, so image-domain noise has the same standard deviation).
+        seed: seed of the noise draw.
 
-    Returns
-    -------
-    kspace : complex64 (T, H, W), ``fft2c(target) * mask`` plus noise on sampled positions.
-    zero_filled : complex64 (T, H, W), ``ifft2c(kspace)``.
+    Returns:
+        kspace: complex64 (T, H, W), ``fft2c(target) * mask`` plus noise on sampled positions.
+        zero_filled: complex64 (T, H, W), ``ifft2c(kspace)``.
     """
     target = np.asarray(target)
     mask = np.asarray(mask, dtype=bool)

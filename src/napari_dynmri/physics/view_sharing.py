@@ -24,18 +24,16 @@ DEFAULT_HALF_WINDOW = 2
 def view_share(kspace, mask, half_window: int = DEFAULT_HALF_WINDOW):
     """Fill unmeasured k-space from neighbouring frames.
 
-    Parameters
-    ----------
-    kspace : complex ``(..., T, H, W)`` measured k-space (numpy or torch); values where ``mask`` is
-        false are ignored.
-    mask : bool (or 0/1) ``(..., T, H, W)`` sampling pattern, broadcastable against ``kspace``.
-    half_window : frames on each side of ``t`` that lend their lines to frame ``t`` (>= 0; 0 gives
-        the full-time average fill only).
+    Args:
+        kspace: complex ``(..., T, H, W)`` measured k-space (numpy or torch); values where ``mask`` is
+            false are ignored.
+        mask: bool (or 0/1) ``(..., T, H, W)`` sampling pattern, broadcastable against ``kspace``.
+        half_window: frames on each side of ``t`` that lend their lines to frame ``t`` (>= 0; 0 gives
+            the full-time average fill only).
 
-    Returns
-    -------
-    Complex k-space of the shape of ``kspace``, the same library, equal to ``kspace`` where
-    ``mask`` is true.
+    Returns:
+        Complex k-space of the shape of ``kspace``, the same library, equal to ``kspace`` where
+        ``mask`` is true.
     """
     if half_window < 0:
         raise ValueError(f"half_window must be >= 0, got {half_window}")

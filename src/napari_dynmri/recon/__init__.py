@@ -6,7 +6,6 @@ and call ``method.reconstruct(kspace, mask)``.
 """
 
 from napari_dynmri.recon.methods import (
-    AutoCompressedSensing,
     BUILTIN_METHODS,
     CS_AUTO,
     CS_LPS,
@@ -14,14 +13,15 @@ from napari_dynmri.recon.methods import (
     CS_TTV,
     CS_XF,
     DEFAULT_METHOD,
+    VIEW_SHARING,
+    ZERO_FILLED,
+    AutoCompressedSensing,
     CompressedSensingMethod,
     LowRankSparseMethod,
-    ZERO_FILLED,
     NetworkMethod,
     ReconCancelled,
     ReconMethod,
     TemporalTVMethod,
-    VIEW_SHARING,
     ViewSharing,
     XFSparsityMethod,
     ZeroFilled,

@@ -28,8 +28,8 @@ from typing import Callable
 import numpy as np
 
 from napari_dynmri.recon.base import ReconCancelled
-from napari_dynmri.recon.windowed import DEFAULT_WINDOW
 from napari_dynmri.recon.weight import holdout_error, holdout_masks, unsampled_weights
+from napari_dynmri.recon.windowed import DEFAULT_WINDOW
 
 DEFAULT_ADAPT_ITERATIONS = 20
 DEFAULT_LEARNING_RATE = 1e-4

@@ -36,7 +36,9 @@ from typing import Callable
 
 import numpy as np
 
-from napari_dynmri.physics.fft import fft2c, ifft2c
+from napari_dynmri.physics._arrays import is_torch
+from napari_dynmri.physics.fft import ifft2c
+from napari_dynmri.physics.undersample import forward
 from napari_dynmri.recon.base import ReconCancelled, check_recon_inputs
 
 # (lam, rho, iterations) were tuned together on pig short-axis slices 2, 6, 10, 14, 18 (R = 8
@@ -54,7 +56,7 @@ def temporal_difference(x):
 
     ``x``: numpy array or torch tensor ``(T, ...)``; returns the same shape and type.
     """
-    if type(x).__module__.startswith("torch"):
+    if is_torch(x):
         import torch
 
         return torch.roll(x, shifts=-1, dims=0) - x
@@ -72,7 +74,7 @@ def ttv_objective(image: np.ndarray, kspace: np.ndarray, mask: np.ndarray, lam: 
     image = np.asarray(image, dtype=np.complex128)
     if image.shape != kspace.shape:
         raise ValueError(f"image shape {image.shape} does not match k-space shape {kspace.shape}")
-    residual = fft2c(image) * mask - kspace
+    residual = forward(image, mask) - kspace
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam * np.sum(np.abs(temporal_difference(image))))
 
 
@@ -135,21 +137,19 @@ def ttv_reconstruct(
 ) -> np.ndarray:
     """Temporal-TV compressed-sensing reconstruction of an undersampled single-coil cine.
 
-    Parameters
-    ----------
-    kspace : complex (T, H, W), centred k-space, zero where not sampled (any scale).
-    mask : bool (T, H, W), True where sampled.
-    lam : regularisation weight relative to ``max |zero-filled|`` (see the module docstring).
-    iterations : ADMM iterations.
-    progress : called as ``progress(done, iterations)`` after each iteration.
-    should_stop : polled before each iteration; when it returns True,
-        :class:`~napari_dynmri.recon.base.ReconCancelled` is raised.
-    rho : ADMM penalty parameter in the normalised units; default ``RHO_PER_LAM * lam``.
-    device : torch device the solver runs on.
+    Args:
+        kspace: complex (T, H, W), centred k-space, zero where not sampled (any scale).
+        mask: bool (T, H, W), True where sampled.
+        lam: regularisation weight relative to ``max |zero-filled|`` (see the module docstring).
+        iterations: ADMM iterations.
+        progress: called as ``progress(done, iterations)`` after each iteration.
+        should_stop: polled before each iteration; when it returns True,
+            :class:`~napari_dynmri.recon.base.ReconCancelled` is raised.
+        rho: ADMM penalty parameter in the normalised units; default ``RHO_PER_LAM * lam``.
+        device: torch device the solver runs on.
 
-    Returns
-    -------
-    complex64 (T, H, W) image in the units of ``ifft2c(kspace)``.
+    Returns:
+        complex64 (T, H, W) image in the units of ``ifft2c(kspace)``.
     """
     import torch
 

@@ -438,17 +438,16 @@ def _network_name(spec: str) -> str:
 def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod:
     """The reconstruction method ``spec`` names, ready to run.
 
-    Parameters
-    ----------
-    spec : ``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``,
-        ``"cs-auto"``, a shipped model name or a checkpoint path.
-    device : ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``; zero filling
-        always runs on the CPU with numpy.
-    options : method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
-        the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``; ``window``,
-        ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
-        values mean the default. Unknown options, an empty ``spec`` and an unknown device raise
-        ``ValueError``.
+    Args:
+        spec: ``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``,
+            ``"cs-auto"``, a shipped model name or a checkpoint path.
+        device: ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``; zero filling
+            always runs on the CPU with numpy.
+        options: method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
+            the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``; ``window``,
+            ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
+            values mean the default. Unknown options, an empty ``spec`` and an unknown device raise
+            ``ValueError``.
     """
     spec = str(spec)
     if not spec.strip():

@@ -74,23 +74,23 @@ def xf_objective(image, kspace, mask, lam: float) -> float:
     ``image``, ``kspace``: complex ``(T, H, W)``; ``mask``: bool ``(T, H, W)``. For a result of
     :func:`xf_reconstruct` with weight ``lam`` the weight in k-space units is ``lam * max |ifft2c(kspace)|``.
     """
-    from napari_dynmri.physics.fft import fft2c
+    from napari_dynmri.physics.undersample import forward
 
     kspace, mask = check_recon_inputs(kspace, mask)
     image = np.asarray(image, dtype=np.complex128)
-    residual = fft2c(image) * mask - kspace * mask
+    residual = forward(image, mask) - kspace * mask
     sparse = np.fft.fft(image, axis=0, norm="ortho")
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam * np.sum(np.abs(sparse)))
 
 
 def lps_objective(lowrank, sparse, kspace, mask, lam: float, lam_lowrank: float) -> float:
     """``0.5 ||M F (L + S) - y||^2 + lam_lowrank ||C(L)||_* + lam ||F_t S||_1`` in the units of ``kspace``."""
-    from napari_dynmri.physics.fft import fft2c
+    from napari_dynmri.physics.undersample import forward
 
     kspace, mask = check_recon_inputs(kspace, mask)
     lowrank = np.asarray(lowrank, dtype=np.complex128)
     sparse = np.asarray(sparse, dtype=np.complex128)
-    residual = fft2c(lowrank + sparse) * mask - kspace * mask
+    residual = forward(lowrank + sparse, mask) - kspace * mask
     nuclear = np.linalg.svd(lowrank.reshape(lowrank.shape[0], -1), compute_uv=False).sum()
     l1 = np.abs(np.fft.fft(sparse, axis=0, norm="ortho")).sum()
     return float(0.5 * np.sum(np.abs(residual) ** 2) + lam_lowrank * nuclear + lam * l1)
@@ -127,19 +127,17 @@ def xf_reconstruct(
 ) -> np.ndarray:
     """x-f sparsity compressed sensing (FISTA) of an undersampled single-coil cine.
 
-    Parameters
-    ----------
-    kspace : complex (T, H, W), centred k-space, zero where not sampled (any scale).
-    mask : bool (T, H, W), True where sampled.
-    lam : weight of ``||F_t x||_1`` relative to ``max |zero-filled|`` (see the module docstring).
-    iterations : FISTA iterations.
-    progress : called as ``progress(done, iterations)`` after each iteration.
-    should_stop : polled before each iteration; True raises :class:`~napari_dynmri.recon.base.ReconCancelled`.
-    device : torch device the solver runs on.
+    Args:
+        kspace: complex (T, H, W), centred k-space, zero where not sampled (any scale).
+        mask: bool (T, H, W), True where sampled.
+        lam: weight of ``||F_t x||_1`` relative to ``max |zero-filled|`` (see the module docstring).
+        iterations: FISTA iterations.
+        progress: called as ``progress(done, iterations)`` after each iteration.
+        should_stop: polled before each iteration; True raises :class:`~napari_dynmri.recon.base.ReconCancelled`.
+        device: torch device the solver runs on.
 
-    Returns
-    -------
-    complex64 (T, H, W) image in the units of ``ifft2c(kspace)``.
+    Returns:
+        complex64 (T, H, W) image in the units of ``ifft2c(kspace)``.
     """
     import torch
 

@@ -1,9 +1,11 @@
-"""Training of reconstruction networks (torch): data pipeline, configuration, trainer, curves.
+"""Training of reconstruction networks (torch): data pipeline, configuration, trainer, checkpoints, progress.
 
 - ``datasets``: ``load_sequences`` (pig npz, cine files/folders, phantoms), ``split_sequences``
   (5:1:2 by sequence), ``CineSamples`` (cropped, augmented, freshly undersampled samples).
 - ``config``: ``TrainConfig`` from TOML and/or overrides (``load_config``), strict validation.
-- ``trainer``: ``train(config) -> output folder`` (checkpoints, resume, metrics, curves).
+- ``trainer``: ``train(config) -> output folder``: the schedule, the optimizer and the loop.
+- ``checkpoint``: the resumable ``checkpoint/`` folder (write, check, restore).
+- ``progress``: the progress bar and messages, ``metrics.csv`` and its curves (``curves``).
 - ``distributed``: DistributedDataParallel under ``torchrun``.
 """
 

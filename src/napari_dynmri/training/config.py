@@ -17,7 +17,7 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     init_weights = ""          # fine-tune: start from this shipped model or checkpoint folder ("": random)
 
     [model]                    # passed to napari_dynmri.models.registry.build_model(name, rest)
-    name = "dc-cnn"
+    name = "cascade"
 
     [loss]                     # passed to napari_dynmri.losses.build_loss
     mse = 1.0
@@ -56,7 +56,8 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     gamma = 0.5
     min_lr = 0.0               # cosine: final lr
 
-Unknown keys and bad values raise ``ValueError`` naming the key (``optimizer.lr must be ...``).
+Unknown keys and bad values raise ``ValueError`` naming the key (``optimizer.lr must be ...``); so do
+an unregistered ``model.name`` and a model option that architecture does not have.
 """
 
 from __future__ import annotations
@@ -128,6 +129,17 @@ def _pair(value, where: str, kind, what: str) -> tuple:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise _fail(where, what, value)
     return tuple(kind(v, where) for v in value)
+
+
+def _check_model(model: dict) -> None:
+    """Refuse (``ValueError``) a ``[model]`` table naming an unregistered architecture, an option it
+    does not have or a bad value: the network is built on torch's meta device, which allocates nothing."""
+    import torch
+
+    from napari_dynmri.models.registry import build_model
+
+    with torch.device("meta"):
+        build_model(model["name"], {key: value for key, value in model.items() if key != "name"})
 
 
 def _from_dict(cls, values, where: str):
@@ -278,6 +290,7 @@ class TrainConfig:
         if not isinstance(self.model, dict) or not isinstance(self.model.get("name"), str):
             raise ValueError("model.name is required: the architecture to train (a [model] table with name = ...)")
         self.model = dict(self.model)
+        _check_model(self.model)
         if not isinstance(self.loss, dict) or not self.loss:
             raise _fail("loss", "a non-empty table of loss terms and weights", self.loss)
         self.loss = dict(self.loss)

@@ -107,6 +107,7 @@ def _load_phantoms(match: re.Match) -> list[tuple[str, np.ndarray]]:
 def _load_path(path: Path) -> list[tuple[str, np.ndarray]]:
     from napari_dynmri.io import can_read, read_cine
     from napari_dynmri.io.dicom import folder_has_dicom
+    from napari_dynmri.io.readers import file_stem
 
     if not path.exists():
         raise ValueError(f"{path}: no such file or folder (a data source is PATH.npz[:key], phantom:N, a cine file or folder)")
@@ -115,8 +116,7 @@ def _load_path(path: Path) -> list[tuple[str, np.ndarray]]:
         if not entries:
             raise ValueError(f"{path}: the folder holds no readable cine file")
         return [seq for entry in entries for seq in _load_path(entry)]
-    name = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".nii.gz") else path.stem
-    return _slices(read_cine(path).data, name)
+    return _slices(read_cine(path).data, file_stem(path))
 
 
 def load_sequences(spec) -> list[tuple[str, np.ndarray]]:

@@ -7,19 +7,12 @@ Output folder
     loadable with :func:`napari_dynmri.models.load_model`. The card records the training data and
     split, masks and accelerations, validation (and test) metrics, iterations, seconds, the full
     configuration and which weights were kept (``training.weights``, ``training.weights_iteration``).
-``metrics.csv``
-    One row per logged iteration: ``iteration``, mean training loss terms since the previous row
-    (``loss_total``, ``loss_mse``, ...), on validation rows ``val_psnr`` / ``val_ssim`` (mean over
-    validation sequences and accelerations), per-acceleration columns ``val_psnr_R4`` ...,
-    the zero-filled reference ``val_psnr_zero_filled`` ..., ``lr`` and ``seconds`` (training time).
-``loss.png``, ``val_metrics.png``
-    Curves of the same.
+``metrics.csv``, ``loss.png``, ``val_metrics.png``
+    One row per logged iteration (loss terms, validation metrics, learning rate, seconds) and its
+    curves: :mod:`~napari_dynmri.training.progress`.
 ``checkpoint/``
     The resumable state, written every ``checkpoint_every`` iterations and at the end, without
-    pickle: ``weights.safetensors`` + ``model.json`` (current weights), ``optimizer.safetensors``
-    (optimizer state tensors, flattened as ``state.<param>.<name>``, and the torch RNG states) and
-    ``trainer.json`` (iteration, non-tensor optimizer state, best metric, metrics rows, seconds,
-    configuration, split).
+    pickle: :mod:`~napari_dynmri.training.checkpoint`.
 
 Resume (``train(config, resume=FOLDER)``, ``dynmri train --resume FOLDER``)
 ---------------------------------------------------------------------------
@@ -28,9 +21,7 @@ continues from the saved iteration (to ``iterations``, which may be raised). Tra
 a pure function of (seed, sample index) and the learning rate a pure function of the iteration,
 so a resumed single-process CPU run gives *exactly* the weights of an uninterrupted one. With
 several processes, ranks other than 0 re-seed their torch RNG on resume: exact unless the model
-uses dropout. A checkpoint is checked before it is used: a damaged or mismatched file (truncated
-weights, a ``trainer.json`` with missing keys or wrong types, an optimizer file without its RNG
-state, another architecture) raises one ``ValueError`` naming the file.
+uses dropout. A damaged or mismatched checkpoint raises one ``ValueError`` naming the file.
 
 Interrupts
 ----------
@@ -47,12 +38,7 @@ Every file is written atomically.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -63,83 +49,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 import napari_dynmri
-from napari_dynmri import metrics
-from napari_dynmri.io.atomic import atomic_output, write_text
+from napari_dynmri.evaluation import evaluate_methods
 from napari_dynmri.losses import build_loss
 from napari_dynmri.models import resolve_model, save_model, select_device
-from napari_dynmri.models.checkpoint import (
-    WEIGHTS_FILE,
-    build_bounded_model,
-    load_tensors,
-    state_mismatch,
-)
+from napari_dynmri.models.checkpoint import build_bounded_model, state_mismatch
+from napari_dynmri.recon import NetworkMethod, ZeroFilled
 from napari_dynmri.training import distributed
+from napari_dynmri.training.checkpoint import (
+    check_output,
+    find_checkpoint,
+    restore_checkpoint,
+    write_checkpoint,
+)
 from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
-from napari_dynmri.training.curves import plot_loss, plot_validation
 from napari_dynmri.training.datasets import (
     CineSamples,
-    fixed_case,
     load_sequences,
     split_sequences,
 )
-from napari_dynmri.validation import read_json
-
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "trainer.json"
-OPTIMIZER_FILE = "optimizer.safetensors"
-BEST_FILE = "best.safetensors"
-METRICS_FILE = "metrics.csv"
-LOSS_PLOT = "loss.png"
-VAL_PLOT = "val_metrics.png"
-STATE_FORMAT = "napari-dynmri-training-checkpoint"
-
+from napari_dynmri.training.progress import Progress, log, val_columns, write_metrics
 
 # ----------------------------------------------------------------------------- small helpers
-
-
-class Progress:
-    """A one-line progress bar on stderr (``\\r`` updates): iteration, loss, speed and ETA."""
-
-    def __init__(self, total: int, start: int, enabled: bool, stream=None):
-        self.total, self.start = total, start
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.began = time.perf_counter()
-        self.shown = 0.0
-        self.note = ""
-
-    def update(self, done: int, loss: float) -> None:
-        now = time.perf_counter()
-        if not self.enabled or (now - self.shown < 0.2 and done < self.total):
-            return
-        self.shown = now
-        rate = (done - self.start) / max(now - self.began, 1e-9)
-        eta = (self.total - done) / rate if rate > 0 else float("inf")
-        width = 24
-        filled = int(width * done / self.total)
-        bar = "#" * filled + "." * (width - filled)
-        line = (
-            f"\r[{bar}] {done}/{self.total} loss {loss:.4g} {self.note} "
-            f"{rate:.2f} it/s ETA {_duration(eta)}"
-        )
-        self.stream.write(line.ljust(100))
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "--:--"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
 def learning_rate(config: TrainConfig, iteration: int) -> float:
@@ -178,6 +110,9 @@ def _git_commit() -> str | None:
 def evaluate_model(model, sequences, config: TrainConfig, device, zero_filled: bool = False) -> dict:
     """Metrics of ``model`` on full-size sequences with fixed masks (seed ``mask.seed + index``).
 
+    Scored by :func:`napari_dynmri.evaluation.evaluate_methods` with the network applied as
+    :class:`napari_dynmri.recon.NetworkMethod` (in time windows), as ``dynmri eval`` scores it.
+
     Args:
         sequences: ``[(name, cine), ...]``, complex ``(T, H, W)``.
         zero_filled: score the zero-filled images instead of the model.
@@ -186,170 +121,22 @@ def evaluate_model(model, sequences, config: TrainConfig, device, zero_filled: b
         ``{"psnr", "ssim"}`` means over sequences and accelerations and ``"per_acceleration"``:
         ``{"R4": {"psnr", "ssim"}, ...}``.
     """
-    scores: dict[str, list] = {}
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for index, (_, cine) in enumerate(sequences):
-            for acceleration in config.mask.accelerations:
-                case = fixed_case(cine, config.mask.kind, acceleration, config.mask.center_lines,
-                                  config.mask.seed + index)
-                if zero_filled:
-                    recon = case["zero_filled"]
-                else:
-                    inputs = [torch.from_numpy(case[k])[None].to(device) for k in ("zero_filled", "kspace", "mask")]
-                    recon = model(*inputs)[0].cpu().numpy()
-                key = f"R{acceleration:g}"
-                scores.setdefault(key, []).append(
-                    (metrics.psnr(recon, case["target"]), metrics.ssim(recon, case["target"]))
-                )
-    model.train(was_training)
-    per = {k: {"psnr": float(np.mean([s[0] for s in v])), "ssim": float(np.mean([s[1] for s in v]))}
-           for k, v in scores.items()}
-    every = [s for v in scores.values() for s in v]
+    method = ZeroFilled() if zero_filled else NetworkMethod(model, "model", device=str(device))
+    per, every = {}, []
+    for acceleration in config.mask.accelerations:
+        rows = evaluate_methods([method], sequences, config.mask.kind, acceleration, config.mask.center_lines,
+                                config.mask.seed)[method.name]
+        per[f"R{acceleration:g}"] = {"psnr": float(np.mean([row["psnr"] for row in rows])),
+                                     "ssim": float(np.mean([row["ssim"] for row in rows]))}
+        every += rows
     return {
-        "psnr": float(np.mean([s[0] for s in every])),
-        "ssim": float(np.mean([s[1] for s in every])),
+        "psnr": float(np.mean([row["psnr"] for row in every])),
+        "ssim": float(np.mean([row["ssim"] for row in every])),
         "per_acceleration": per,
     }
 
 
-def _val_columns(result: dict, reference: dict | None) -> dict:
-    row = {"val_psnr": result["psnr"], "val_ssim": result["ssim"]}
-    if len(result["per_acceleration"]) > 1:
-        for key, value in result["per_acceleration"].items():
-            row[f"val_psnr_{key}"], row[f"val_ssim_{key}"] = value["psnr"], value["ssim"]
-    if reference is not None:
-        row["val_psnr_zero_filled"], row["val_ssim_zero_filled"] = reference["psnr"], reference["ssim"]
-    return row
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def write_metrics(rows: list[dict], folder: Path, plots: bool = True) -> None:
-    """``metrics.csv`` (columns: union of the rows' keys, in a fixed order) and, with ``plots``, the curve PNGs."""
-    def order(key: str):
-        groups = ("iteration", "loss_total", "loss_", "val_psnr", "val_ssim", "val_psnr_R", "val_ssim_R",
-                  "val_psnr_", "val_ssim_", "lr", "seconds")
-        exact = [i for i, g in enumerate(groups) if key == g]
-        prefix = [i for i, g in enumerate(groups) if g.endswith(("_", "_R")) and key.startswith(g)]
-        group = exact[0] if exact else prefix[0] if prefix else len(groups)
-        acceleration = re.fullmatch(r"val_(psnr|ssim)_R([\d.]+)", key)
-        return (group, float(acceleration[2]) if acceleration else 0.0, key)
-
-    columns = sorted({k for row in rows for k in row}, key=order)
-    with atomic_output(folder / METRICS_FILE, overwrite=True) as partial, \
-            open(partial, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    if plots:
-        for name, plot in ((LOSS_PLOT, plot_loss), (VAL_PLOT, plot_validation)):
-            with atomic_output(folder / name, overwrite=True) as partial:
-                plot(rows, partial)
-
-
-def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
-    tensors, other = {}, {}
-    for param, values in state["state"].items():
-        for name, value in values.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"state.{param}.{name}"] = value.detach().cpu().contiguous()
-            else:
-                other.setdefault(str(param), {})[name] = value
-    return tensors, other
-
-
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], other: dict) -> dict:
-    state: dict[int, dict] = {}
-    for key, value in tensors.items():
-        if key.startswith("state."):
-            _, param, name = key.split(".", 2)
-            state.setdefault(int(param), {})[name] = value
-    for param, values in other.items():
-        state.setdefault(int(param), {}).update(values)
-    return state
-
-
-def find_checkpoint(folder) -> Path:
-    """The checkpoint folder of a run: ``FOLDER/checkpoint`` or ``FOLDER`` itself."""
-    folder = Path(folder)
-    for candidate in (folder / CHECKPOINT_DIR, folder):
-        if (candidate / STATE_FILE).is_file():
-            return candidate
-    raise ValueError(f"{folder}: no training checkpoint here (expected {CHECKPOINT_DIR}/{STATE_FILE})")
-
-
-def run_folder_of(checkpoint: Path) -> Path | None:
-    """The run folder a checkpoint belongs to (``RUN`` of ``RUN/checkpoint``), or None for a loose copy."""
-    return checkpoint.parent if checkpoint.name == CHECKPOINT_DIR else None
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-# trainer.json key -> (test, what it must be)
-_STATE_KEYS = {
-    "iteration": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
-    "seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "optimizer_state": (lambda v: isinstance(v, dict), "an object"),
-    "best": (lambda v: isinstance(v, dict) and _is_number(v.get("psnr")), 'an object with a number "psnr"'),
-    "last_val": (lambda v: v is None or isinstance(v, dict), "an object or null"),
-    "rows": (lambda v: isinstance(v, list) and all(isinstance(r, dict) and _is_number(r.get("iteration"))
-                                                   for r in v), 'a list of objects with an "iteration"'),
-    "split": (lambda v: isinstance(v, dict), "an object"),
-    "config": (lambda v: isinstance(v, dict), "an object"),
-}
-
-
-def read_state(checkpoint: Path) -> dict:
-    """The checked ``trainer.json`` of a checkpoint folder; a damaged one raises a ``ValueError`` naming it."""
-    path = checkpoint / STATE_FILE
-    state = read_json(path, "training checkpoint", allow_nan=True)
-    if state.get("format") != STATE_FORMAT:
-        raise ValueError(f"{path}: is not a napari-dynmri training checkpoint")
-    for key, (test, what) in _STATE_KEYS.items():
-        if key not in state:
-            raise ValueError(f"{path}: the training checkpoint is damaged: {key!r} is missing")
-        if not test(state[key]):
-            raise ValueError(f"{path}: the training checkpoint is damaged: {key!r} must be {what}")
-    return state
-
-
-def read_checkpoint_config(folder) -> dict:
-    """The configuration (nested dict) a checkpoint was trained with, to resume with changes."""
-    return read_state(find_checkpoint(folder))["config"]
-
-
-def _rng_tensors(device) -> dict[str, torch.Tensor]:
-    tensors = {"rng.torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
-    return tensors
-
-
-def _check_output(output: Path, resume, overwrite: bool) -> None:
-    """Refuse to write a run where it would replace files the user did not ask to replace.
-
-    A new run needs an absent or empty folder (or ``overwrite``); a resumed run may also write into
-    the run folder of its own checkpoint.
-    """
-    if output.exists() and not output.is_dir():
-        raise ValueError(f"{output} is a file, not an output folder")
-    if overwrite or not output.is_dir() or not any(output.iterdir()):
-        return
-    own_run = run_folder_of(find_checkpoint(resume)) if resume is not None else None
-    if own_run is not None and own_run.resolve() == output.resolve():
-        return
-    if (output / CHECKPOINT_DIR).exists() or (output / "model.json").exists():
-        raise ValueError(
-            f"{output} already holds a training run; continue it with --resume {output}, "
-            "choose another output folder, or pass --overwrite"
-        )
-    raise ValueError(f"{output} already holds files; choose an empty or new output folder, or pass --overwrite")
+# ----------------------------------------------------------------------------- interrupts, loss
 
 
 class _StopSignals:
@@ -392,17 +179,6 @@ def _build_loss(table: dict):
                          ".safetensors file or a .pth file holding a plain state dict") from err
 
 
-def _replace_folder(tmp: Path, final: Path) -> None:
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 # ----------------------------------------------------------------------------- the run
 
 
@@ -414,7 +190,7 @@ class _Run:
         self.output = Path(config.output)
         self.dist, self.device = dist, device
         self.quiet = quiet or not self.dist.is_main
-        _check_output(self.output, resume, overwrite)
+        check_output(self.output, resume, overwrite)
         distributed.barrier(self.dist)
 
         torch.manual_seed(config.seed)
@@ -441,7 +217,11 @@ class _Run:
         self.best_state: dict | None = None
         self.last_val: dict | None = None
         if resume is not None:
-            self._restore(find_checkpoint(resume))
+            state = restore_checkpoint(find_checkpoint(resume), self.model, self.optimizer, config, dist, device)
+            self.iteration = self.saved_iteration = int(state["iteration"])
+            self.seconds = float(state["seconds"])
+            self.rows = [r for r in state["rows"] if r["iteration"] <= self.iteration]
+            self.best, self.last_val, self.best_state = state["best"], state["last_val"], state["best_state"]
 
     def _load_init_weights(self, spec: str) -> None:
         """Start from the weights of a shipped model or checkpoint; options that change no
@@ -514,82 +294,12 @@ class _Run:
         }
 
     def save_checkpoint(self) -> None:
-        final = self.output / CHECKPOINT_DIR
-        tmp = final.with_name(final.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        save_model(self.model, tmp, self.card("last", self.iteration, self.last_val))
-        tensors, other = _flatten_optimizer(self.optimizer.state_dict())
-        save_file({**tensors, **_rng_tensors(self.device)}, str(tmp / OPTIMIZER_FILE))
-        state = {
-            "format": STATE_FORMAT,
-            "format_version": 1,
-            "iteration": self.iteration,
-            "seconds": self.seconds,
-            "optimizer_state": other,
-            "best": self.best,
-            "last_val": self.last_val,
-            "rows": self.rows,
-            "split": self.split,
-            "config": self.config.to_dict(),
-        }
-        write_text(tmp / STATE_FILE, json.dumps(state, indent=1, allow_nan=True) + "\n")
-        if self.best_state is not None:
-            save_file(self.best_state, str(tmp / BEST_FILE))
-        _replace_folder(tmp, final)
+        write_checkpoint(
+            self.output, self.model, self.card("last", self.iteration, self.last_val), self.optimizer, self.device,
+            iteration=self.iteration, seconds=self.seconds, best=self.best, last_val=self.last_val, rows=self.rows,
+            split=self.split, config=self.config.to_dict(), best_state=self.best_state,
+        )
         self.saved_iteration = self.iteration
-
-    def _restore(self, folder: Path) -> None:
-        """Load the checkpoint in ``folder``; anything damaged or mismatched raises one ``ValueError`` naming the file."""
-        state = read_state(folder)
-        if state["iteration"] > self.config.iterations:
-            raise ValueError(
-                f"the checkpoint is at iteration {state['iteration']}, past iterations = {self.config.iterations}"
-            )
-        weights_path = folder / WEIGHTS_FILE
-        weights = load_tensors(weights_path, "cannot resume from")
-        mismatch = state_mismatch(self.model, weights)
-        if mismatch:
-            raise ValueError(f"cannot resume from {weights_path}: the weights do not fit model "
-                             f"{self.config.model} ({mismatch})")
-        optimizer_path = folder / OPTIMIZER_FILE
-        tensors = load_tensors(optimizer_path, "cannot resume from")
-        if "rng.torch" not in tensors or tensors["rng.torch"].dtype != torch.uint8:
-            raise ValueError(f"cannot resume from {optimizer_path}: the random number generator state is missing")
-        try:
-            optimizer_state = _unflatten_optimizer(tensors, state["optimizer_state"])
-            self.model.load_state_dict(weights)
-            self.optimizer.load_state_dict(
-                {"state": optimizer_state, "param_groups": self.optimizer.state_dict()["param_groups"]}
-            )
-            if self.dist.is_main:
-                torch.set_rng_state(tensors["rng.torch"])
-                if "rng.cuda" in tensors and self.device.type == "cuda":
-                    torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-            else:
-                torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank + state["iteration"])
-        except (ValueError, KeyError, TypeError, RuntimeError) as err:
-            raise ValueError(f"cannot resume from {optimizer_path}: the optimizer state does not fit model "
-                             f"{self.config.model} ({' '.join(str(err).split())})") from None
-        self._check_optimizer_state(optimizer_path)
-        if (folder / BEST_FILE).exists():
-            self.best_state = load_tensors(folder / BEST_FILE, "cannot resume from")
-            mismatch = state_mismatch(self.model, self.best_state)
-            if mismatch:
-                raise ValueError(f"cannot resume from {folder / BEST_FILE}: the weights do not fit the model ({mismatch})")
-        self.iteration = self.saved_iteration = int(state["iteration"])
-        self.seconds = float(state["seconds"])
-        self.rows = [r for r in state["rows"] if r["iteration"] <= self.iteration]
-        self.best = state["best"]
-        self.last_val = state["last_val"]
-
-    def _check_optimizer_state(self, path: Path) -> None:
-        """Each restored optimizer tensor has the shape of its parameter (torch does not check)."""
-        for index, parameter in enumerate(self.model.parameters()):
-            for name, value in self.optimizer.state.get(parameter, {}).items():
-                if isinstance(value, torch.Tensor) and value.ndim and value.shape != parameter.shape:
-                    raise ValueError(f"cannot resume from {path}: optimizer state {name!r} of parameter {index} has "
-                                     f"shape {tuple(value.shape)}, the parameter {tuple(parameter.shape)}")
 
     # training -------------------------------------------------------------------------------
 
@@ -606,7 +316,7 @@ class _Run:
             self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
             if self.config.keep == "best":
                 save_model(self.model, self.output, self.card("best", self.iteration, self.last_val))
-        return _val_columns(result, self.reference)
+        return val_columns(result, self.reference)
 
     def step(self, iteration: int) -> dict[str, float]:
         """One optimizer step on this process's batch of ``iteration``; returns the loss terms."""
@@ -706,11 +416,8 @@ class _Run:
         self._log(f"wrote {self.output} ({keep} weights from iteration {weights_iteration})")
 
     def _log(self, message: str, progress: Progress | None = None) -> None:
-        if self.quiet:
-            return
-        if progress is not None and progress.enabled:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-        print(message, file=sys.stderr, flush=True)
+        if not self.quiet:
+            log(message, progress)
 
 
 def train(config, *, resume=None, quiet: bool = False, overwrite: bool = False) -> Path:

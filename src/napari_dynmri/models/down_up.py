@@ -30,7 +30,7 @@ from napari_dynmri.models.layers import (
 )
 
 
-class ComplexBlock(nn.Module):
+class DownUpBlock(nn.Module):
     """See the module docstring. Float ``(B, 2, T, H, W)`` -> same shape."""
 
     DEFAULTS = {
@@ -58,8 +58,8 @@ class ComplexBlock(nn.Module):
         return x + self.fuse(torch.cat((features, x), dim=1))
 
 
-class ComplexNet(BlockNet):
-    """Registry model ``"complex"``: one :class:`ComplexBlock`, no data consistency."""
+class DownUpNet(BlockNet):
+    """Registry model ``"complex"``: one :class:`DownUpBlock`, no data consistency."""
 
     architecture = "complex"
-    block_class = ComplexBlock
+    block_class = DownUpBlock

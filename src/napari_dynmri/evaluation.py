@@ -1,0 +1,135 @@
+"""Score reconstruction methods on cines: the one scoring loop of ``dynmri eval``, the trainer and the benchmarks.
+
+Protocol (the one of :mod:`napari_dynmri.metrics`): every sequence is scaled to max |x| = 1 (as
+:func:`napari_dynmri.training.datasets.load_sequences` gives it) and undersampled without noise by
+:func:`napari_dynmri.simulation.simulate`, sequence ``i`` of the evaluated list with mask seed
+``seed + i``; each method reconstructs it through :meth:`napari_dynmri.recon.ReconMethod.reconstruct`
+(a network in 32-frame windows, as everywhere else); PSNR / SSIM / NMSE on magnitudes, summarised
+over sequences as mean ± population standard deviation.
+
+No napari, Qt or command-line code: the ``dynmri eval`` command, the trainer's validation and the
+benchmarks all call :func:`evaluate_methods`. Data and torch modules are imported when first used,
+so importing this module is fast.
+"""
+
+from __future__ import annotations
+
+import time
+
+SPLITS = ("test", "val", "train", "all")
+METRICS = ("psnr", "ssim", "nmse")
+
+
+def default_split_seed() -> int:
+    """The training configuration's default ``data.split_seed``, so the ``"test"`` split is the trainer's."""
+    from napari_dynmri.training.config import DataConfig
+
+    return DataConfig.split_seed
+
+
+def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
+    """The sequences of a data source in one part of the trainer's 5:1:2 split.
+
+    Args:
+        data: a source spec of :func:`napari_dynmri.training.datasets.load_sequences` (a cine file or
+            folder, ``PATH.npz[:sax|:lax]``, ``phantom:N[:TxHxW]``).
+        split: one of ``SPLITS``: ``"test"``, ``"val"`` or ``"train"`` (split with
+            :func:`default_split_seed`, as training splits), or ``"all"``.
+
+    Returns:
+        ``[(name, cine), ...]`` with ``cine`` complex64 ``(T, H, W)``, max |cine| = 1, in the order of
+        ``load_sequences``.
+
+    Raises:
+        ValueError: an unknown split, or a split of fewer than 3 sequences.
+    """
+    from napari_dynmri.training.datasets import load_sequences, split_sequences
+
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    sequences = load_sequences(data)
+    if split == "all":
+        return sequences
+    if len(sequences) < 3:
+        raise ValueError(
+            f"{data} holds {len(sequences)} sequence(s), too few for a train/val/test split; use the split 'all'"
+        )
+    chosen = set(split_sequences([name for name, _ in sequences], default_split_seed())[split])
+    return [(name, cine) for name, cine in sequences if name in chosen]
+
+
+def evaluate_methods(methods, sequences, mask_kind, acceleration, center_lines, seed, log=None) -> dict:
+    """Reconstruct and score every sequence with every method.
+
+    Args:
+        methods: :class:`napari_dynmri.recon.ReconMethod` objects (distinct names).
+        sequences: ``[(name, cine), ...]``, complex ``(T, H, W)`` scaled to max 1.
+        mask_kind, acceleration, center_lines: the masks (a kind of ``napari_dynmri.physics.MASK_KINDS``,
+            the acceleration R, the always-sampled centre rows); sequence ``i`` uses seed ``seed + i``.
+        log: optional ``callable(str)`` told about each reconstruction (``[i/n] sequence: method
+            PSNR dB, SSIM (seconds)``, the progress of a long evaluation).
+
+    Returns:
+        ``{method name: [{"sequence", "psnr", "ssim", "nmse", "seconds", "psnr_per_frame",
+        "ssim_per_frame"}, ...]}``, one row per sequence in the given order: PSNR in dB, SSIM and NMSE
+        of the whole sequence, reconstruction wall time in seconds, per-frame values as lists of
+        ``T`` floats.
+    """
+    from napari_dynmri.metrics import evaluate
+    from napari_dynmri.simulation import simulate
+
+    scores = {method.name: [] for method in methods}
+    for index, (name, cine) in enumerate(sequences):
+        case = simulate(cine, mask_kind, acceleration, center_lines, seed + index)
+        for method in methods:
+            start = time.perf_counter()
+            recon = method.reconstruct(case.kspace, case.mask)
+            seconds = time.perf_counter() - start
+            result = evaluate(recon, case.target)
+            scores[method.name].append(
+                {
+                    "sequence": name,
+                    "psnr": result["psnr"],
+                    "ssim": result["ssim"],
+                    "nmse": result["nmse"],
+                    "seconds": seconds,
+                    "psnr_per_frame": [float(v) for v in result["psnr_per_frame"]],
+                    "ssim_per_frame": [float(v) for v in result["ssim_per_frame"]],
+                }
+            )
+            if log is not None:
+                log(f"[{index + 1}/{len(sequences)}] {name}: {method.name} {result['psnr']:.2f} dB, "
+                    f"SSIM {result['ssim']:.3f} ({seconds:.1f} s)")
+    return scores
+
+
+def summarize_scores(scores: dict) -> dict:
+    """Mean and spread over sequences of each method's scores.
+
+    Args:
+        scores: ``{method name: [row, ...]}`` as :func:`evaluate_methods` returns it.
+
+    Returns:
+        ``{method: {"psnr": [mean, std], "ssim": [...], "nmse": [...], "seconds": mean}}`` (PSNR in
+        dB, population standard deviation, mean reconstruction seconds per sequence).
+    """
+    from napari_dynmri.metrics import summarize
+
+    summary = {}
+    for name, rows in scores.items():
+        summary[name] = {metric: list(summarize([row[metric] for row in rows])) for metric in METRICS}
+        summary[name]["seconds"] = summarize([row["seconds"] for row in rows])[0]
+    return summary
+
+
+def format_table(summary: dict) -> str:
+    """The summary of :func:`summarize_scores` as an aligned text table, one row per method."""
+    width = max(len("method"), *(len(name) for name in summary))
+    lines = [f"{'method':<{width}}  {'PSNR (dB)':>15}  {'SSIM':>17}  {'NMSE':>19}  {'s/seq':>7}"]
+    for name, row in summary.items():
+        psnr, ssim, nmse = (row[m] for m in METRICS)
+        lines.append(
+            f"{name:<{width}}  {psnr[0]:7.2f} ± {psnr[1]:5.2f}  {ssim[0]:.4f} ± {ssim[1]:.4f}  "
+            f"{nmse[0]:.5f} ± {nmse[1]:.5f}  {row['seconds']:7.2f}"
+        )
+    return "\n".join(lines)
