@@ -36,9 +36,9 @@ BART_SUBSET = (0, 3, 6, 9, 12)
 def quality(data: str, methods: list[str], threads: int) -> dict:
     import torch
 
+    from napari_dynmri.data.sequences import load_sequences
     from napari_dynmri.evaluation import evaluate_methods, summarize_scores
     from napari_dynmri.recon import get_method
-    from napari_dynmri.training.datasets import load_sequences
 
     torch.set_num_threads(threads)
     lax = load_sequences(f"{data}:lax")

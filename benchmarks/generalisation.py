@@ -81,7 +81,7 @@ def stress_sets(data: str, lax_indices=None) -> dict[str, list[tuple[str, np.nda
     """``{set name: [(cine name, complex64 (T, H, W) scaled to max 1), ...]}``; ``lax_indices``
     picks the cines of the ``pig LAX`` set (default: all 14)."""
     from napari_dynmri.data.phantom import cardiac_phantom
-    from napari_dynmri.training.datasets import load_sequences
+    from napari_dynmri.data.sequences import load_sequences
 
     lax = load_sequences(f"{data}:lax")
     derived = [(name, np.asarray(cine)) for i, (name, cine) in enumerate(lax) if i in DERIVED_FROM]
@@ -119,19 +119,19 @@ def run_set(cines, specs, acceleration: float, log) -> dict:
     """Scores of every method on one set: ``{label: {"psnr", "ssim", "seconds", "settings": [per cine]}}``."""
     from napari_dynmri.metrics import psnr, ssim
     from napari_dynmri.recon import get_method
-    from napari_dynmri.training.datasets import fixed_case
+    from napari_dynmri.simulation import simulate
 
     methods = [(label, get_method(spec, device="cpu", **options)) for label, spec, options in specs]
     scores = {label: {"psnr": [], "ssim": [], "seconds": [], "settings": []} for label, _ in methods}
     for index, (name, cine) in enumerate(cines):
-        case = fixed_case(cine, "vd-random", acceleration, 8, index)
+        case = simulate(cine, "vd-random", acceleration, 8, index)
         for label, method in methods:
             start = time.perf_counter()
-            recon = method.reconstruct(case["kspace"], case["mask"])
+            recon = method.reconstruct(case.kspace, case.mask)
             seconds = time.perf_counter() - start
             row = scores[label]
-            row["psnr"].append(psnr(recon, case["target"]))
-            row["ssim"].append(ssim(recon, case["target"]))
+            row["psnr"].append(psnr(recon, case.target))
+            row["ssim"].append(ssim(recon, case.target))
             row["seconds"].append(seconds)
             row["settings"].append({k: v for k, v in method.settings.items() if k != "holdout_error"})
             log(f"{name}: {label} {row['psnr'][-1]:.2f} dB ({seconds:.1f} s) {method.settings_summary()}")

@@ -10,12 +10,12 @@ import torch
 
 from napari_dynmri.cli import main
 from napari_dynmri.data.phantom import cardiac_phantom
+from napari_dynmri.data.sequences import load_sequences, split_sequences
 from napari_dynmri.io import read_cine, write_cine
 from napari_dynmri.metrics import psnr
 from napari_dynmri.models import build_model, save_model
 from napari_dynmri.physics import fft2c, ifft2c, make_mask
 from napari_dynmri.simulation import simulate
-from napari_dynmri.training.datasets import load_sequences, split_sequences
 
 PIG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pig_cine" / "pig_cine_cc0.npz"
 

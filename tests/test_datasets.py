@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
+from napari_dynmri.data.sequences import load_sequences, split_counts, split_sequences
 from napari_dynmri.physics import actual_acceleration, fft2c, ifft2c, make_mask
-from napari_dynmri.training.datasets import CineSamples, load_sequences, split_counts, split_sequences
+from napari_dynmri.training.datasets import CineSamples
 
 PIG = SHARED / "data" / "pig_cine" / "pig_cine_cc0.npz"
 

@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
+from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED, load_sequences, split_sequences
 from napari_dynmri.evaluation import (
-    default_split_seed,
     evaluate_methods,
     select_sequences,
     summarize_scores,
@@ -14,7 +14,6 @@ from napari_dynmri.evaluation import (
 from napari_dynmri.models import build_model, save_model
 from napari_dynmri.recon import ZeroFilled, get_method
 from napari_dynmri.training import config_from_dict
-from napari_dynmri.training.datasets import load_sequences, split_sequences
 from napari_dynmri.training.trainer import evaluate_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -54,7 +53,7 @@ def test_select_sequences_takes_the_trainer_split_and_refuses_what_it_cannot_spl
     names = [name for name, _ in load_sequences("phantom:8:2x16x16")]
     for split in ("train", "val", "test"):
         chosen = [name for name, _ in select_sequences("phantom:8:2x16x16", split)]
-        assert chosen == split_sequences(names, default_split_seed())[split]
+        assert chosen == split_sequences(names, DEFAULT_SPLIT_SEED)[split]
     assert len(select_sequences("phantom:2:2x16x16", "all")) == 2
     with pytest.raises(ValueError, match="too few for a train/val/test split"):
         select_sequences("phantom:2:2x16x16", "test")

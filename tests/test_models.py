@@ -23,6 +23,7 @@ from napari_dynmri.models import (
     save_model,
     select_device,
 )
+from napari_dynmri.models.cascade import CascadeNet
 from napari_dynmri.models.checkpoint import WEIGHTS_FILE
 from napari_dynmri.models.layers import FramewiseConv3d, FramewiseConvTranspose3d, TemporalConv3d
 from napari_dynmri.physics import fft2c, ifft2c, make_mask, view_share
@@ -121,6 +122,56 @@ def test_hard_dc_keeps_measured_kspace(block):
     # unsampled k-space is the network's, not zero
     assert fft2c(out)[~sampled].abs().mean() > 1e-3
 
+
+
+class _MagnitudeGain(torch.nn.Module):
+    """A regulariser of no registered architecture, on complex images: ``x + g_t x |x|``, a learnt
+    complex ``g_t`` per frame (non-linear, so it fills unsampled k-space)."""
+
+    def __init__(self, frames):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.full((frames, 1, 1), 0.5 + 0.1j, dtype=torch.complex64))
+
+    def forward(self, x):
+        return x + self.gain * x * x.abs()
+
+
+def test_a_cascade_of_any_module_trains_and_keeps_measured_kspace():
+    zero_filled, kspace, mask = _acquisition(SMALL, seed=7)
+    target = ifft2c(fft2c(zero_filled) + 0.1 * (~mask) * kspace.abs().mean())
+    model = CascadeNet([_MagnitudeGain(SMALL[1]) for _ in range(2)])
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    loss = (model(zero_filled, kspace, mask) - target).abs().square().mean()
+    loss.backward()
+    optimizer.step()
+    assert all(not torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    assert set(model.state_dict()) == {"stages.0.block.gain", "stages.1.block.gain"}
+    with torch.no_grad():
+        out = model(zero_filled, kspace, mask)
+    sampled = mask.expand_as(kspace)
+    torch.testing.assert_close(fft2c(out)[sampled], kspace[sampled], rtol=0, atol=1e-5)
+    assert fft2c(out)[~sampled].abs().mean() > 1e-3  # the modules fill the unsampled lines
+    with pytest.raises(ValueError, match="at least one regulariser"):
+        CascadeNet([])
+
+
+# Outputs of the shipped models on ``_acquisition(SMALL, seed=6)`` (one thread), recorded with the
+# code that trained them: sum |x|, sum Re x, sum Im x and the value at [0, 2, 10, 20].
+SHIPPED_OUTPUTS = {
+    "dynmri-default": (1826.5183372913568, 17.914311205351623, -1.4202543564788357,
+                       -0.12977899610996246 - 0.4411967396736145j),
+}
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("name", [entry["name"] for entry in list_pretrained()])
+def test_shipped_models_give_their_recorded_outputs(name):
+    model, _ = resolve_model(name)
+    with torch.no_grad():
+        out = model(*_acquisition(SMALL, seed=6)).to(torch.complex128)
+    found = (out.abs().sum().item(), out.real.sum().item(), out.imag.sum().item(), out[0, 2, 10, 20].item())
+    np.testing.assert_allclose(found, SHIPPED_OUTPUTS[name], rtol=1e-5, atol=1e-6)
 
 def test_soft_dc_averages_network_and_measurement():
     zero_filled, kspace, mask = _acquisition(SMALL, seed=2, scale=5.0)

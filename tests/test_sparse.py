@@ -5,7 +5,7 @@ import pytest
 
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.metrics import psnr
-from napari_dynmri.models.cascade import CASCADE_DEFAULTS
+from napari_dynmri.models.cascade import CASCADE_OPTIONS
 from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample
 from napari_dynmri.recon import ReconCancelled
 from napari_dynmri.recon.sparse import (
@@ -140,4 +140,4 @@ def test_progress_cancel_and_bad_input(cs_acquisition, solver):
 
 
 def test_the_cs_xf_cascade_start_uses_the_cs_xf_defaults():
-    assert (CASCADE_DEFAULTS["init_lam"], CASCADE_DEFAULTS["init_iterations"]) == (XF_DEFAULT_LAM, DEFAULT_ITERATIONS)
+    assert (CASCADE_OPTIONS["init_lam"], CASCADE_OPTIONS["init_iterations"]) == (XF_DEFAULT_LAM, DEFAULT_ITERATIONS)

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from napari_dynmri.cli import main
 from napari_dynmri.models import load_model
-from napari_dynmri.models.registry import MODEL_REGISTRY
+from napari_dynmri.models.registry import MODEL_REGISTRY, build_model
 from napari_dynmri.training import config_from_dict, load_config, train
 from napari_dynmri.training.trainer import learning_rate
 
@@ -264,5 +264,5 @@ def test_two_process_gloo_ddp_writes_one_set_of_artefacts(tmp_path):
     reference, ddp = weights(train(single, quiet=True)), weights(out)
     assert all(torch.allclose(ddp[k], reference[k], rtol=1e-5, atol=1e-7) for k in ddp)
     torch.manual_seed(0)
-    initial = type(model)(**model.config).state_dict()
+    initial = build_model(model.architecture, model.config).state_dict()
     assert sum(not torch.equal(initial[k], ddp[k]) for k in ddp) >= len(ddp) // 2  # the weights did train

@@ -1,7 +1,7 @@
 """Score reconstruction methods on cines: the one scoring loop of ``dynmri eval``, the trainer and the benchmarks.
 
 Protocol (the one of :mod:`napari_dynmri.metrics`): every sequence is scaled to max |x| = 1 (as
-:func:`napari_dynmri.training.datasets.load_sequences` gives it) and undersampled without noise by
+:func:`napari_dynmri.data.sequences.load_sequences` gives it) and undersampled without noise by
 :func:`napari_dynmri.simulation.simulate`, sequence ``i`` of the evaluated list with mask seed
 ``seed + i``; each method reconstructs it through :meth:`napari_dynmri.recon.ReconMethod.reconstruct`
 (a network in 32-frame windows, as everywhere else); PSNR / SSIM / NMSE on magnitudes, summarised
@@ -20,21 +20,14 @@ SPLITS = ("test", "val", "train", "all")
 METRICS = ("psnr", "ssim", "nmse")
 
 
-def default_split_seed() -> int:
-    """The training configuration's default ``data.split_seed``, so the ``"test"`` split is the trainer's."""
-    from napari_dynmri.training.config import DataConfig
-
-    return DataConfig.split_seed
-
-
 def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
     """The sequences of a data source in one part of the trainer's 5:1:2 split.
 
     Args:
-        data: a source spec of :func:`napari_dynmri.training.datasets.load_sequences` (a cine file or
+        data: a source spec of :func:`napari_dynmri.data.sequences.load_sequences` (a cine file or
             folder, ``PATH.npz[:sax|:lax]``, ``phantom:N[:TxHxW]``).
         split: one of ``SPLITS``: ``"test"``, ``"val"`` or ``"train"`` (split with
-            :func:`default_split_seed`, as training splits), or ``"all"``.
+            ``DEFAULT_SPLIT_SEED``, the default ``data.split_seed`` of training), or ``"all"``.
 
     Returns:
         ``[(name, cine), ...]`` with ``cine`` complex64 ``(T, H, W)``, max |cine| = 1, in the order of
@@ -43,7 +36,7 @@ def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
     Raises:
         ValueError: an unknown split, or a split of fewer than 3 sequences.
     """
-    from napari_dynmri.training.datasets import load_sequences, split_sequences
+    from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED, load_sequences, split_sequences
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -54,7 +47,7 @@ def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
         raise ValueError(
             f"{data} holds {len(sequences)} sequence(s), too few for a train/val/test split; use the split 'all'"
         )
-    chosen = set(split_sequences([name for name, _ in sequences], default_split_seed())[split])
+    chosen = set(split_sequences([name for name, _ in sequences], DEFAULT_SPLIT_SEED)[split])
     return [(name, cine) for name, cine in sequences if name in chosen]
 
 

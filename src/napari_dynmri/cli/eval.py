@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from napari_dynmri.cli import UserError
+from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
 from napari_dynmri.evaluation import (
     METRICS,
     SPLITS,
-    default_split_seed,
     evaluate_methods,
     format_table,
     select_sequences,
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         report = {
             "data": str(args.data),
             "split": args.split,
-            "split_seed": default_split_seed(),
+            "split_seed": DEFAULT_SPLIT_SEED,
             "mask": args.mask,
             "acceleration": args.acceleration,
             "center_lines": args.center_lines,

@@ -86,7 +86,9 @@ class ReconNet(nn.Module):
 
     Subclasses set ``architecture`` (the registry name) and pass their resolved options to
     ``__init__``; they are stored as ``self.config`` (JSON-serialisable), from which
-    ``build_model(model.architecture, model.config)`` rebuilds the same network.
+    ``build_model(model.architecture, model.config)`` rebuilds the same network (a network that
+    the registry builds, not a :class:`~napari_dynmri.models.cascade.CascadeNet` of modules of
+    your own).
     """
 
     architecture: str = ""

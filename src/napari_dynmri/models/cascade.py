@@ -1,7 +1,13 @@
-"""Deep cascade of CNNs with data-consistency layers (Schlemper et al., IEEE TMI 2018).
+"""Deep cascade of regularisers with data-consistency layers (Schlemper et al., IEEE TMI 2018).
 
-``n_stages`` stages, each a CNN block (``block``: ``"naive"``, ``"complex"`` or ``"fast"``, with its
-own weights) followed by a data-consistency layer:
+A :class:`CascadeNet` composes any regulariser modules, one per stage (as fastMRI's
+``VarNetBlock(model)`` and deepinv's ``VarNet(denoiser)``): each stage applies its module to the
+current image, then a data-consistency layer. A module maps the complex ``(B, T, H, W)`` image to
+one of the same shape, or, with ``two_channel=True``, the float ``(B, 2, T, H, W)`` view of
+:func:`napari_dynmri.models.layers.complex_to_channels` to one (the blocks of this package); the
+cascade converts to and from that view. The registry model ``"cascade"``
+(:func:`napari_dynmri.models.registry.build_cascade`) builds the blocks from a model card's flat
+options. Data consistency:
 
 ``dc="hard"``
     sampled k-space values of the block output are replaced by the measurements (noiseless case).
@@ -24,25 +30,21 @@ Since the models normalise inputs to max |zero_filled| = 1, ``v`` is dimensionle
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from napari_dynmri.models.base import ReconNet, resolve_options
-from napari_dynmri.models.down_up import DownUpBlock
-from napari_dynmri.models.fast import FastBlock
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
-from napari_dynmri.models.naive import NaiveBlock
 from napari_dynmri.physics import data_consistency, ifft2c, view_share
 from napari_dynmri.physics.xf_sparsity import xf_fista
 
-BLOCKS: dict[str, type[nn.Module]] = {"naive": NaiveBlock, "complex": DownUpBlock, "fast": FastBlock}
 DC_MODES = ("hard", "soft")
 
-CASCADE_DEFAULTS = {
-    "n_stages": 5,
-    "block": "fast",
+# the cascade's own options (data consistency and the first image), whatever its modules
+CASCADE_OPTIONS = {
     "dc": "hard",
     "dc_learnable": True,
     "dc_noise_level": 1.0,
@@ -76,44 +78,49 @@ class DataConsistency(nn.Module):
 
 
 class Stage(nn.Module):
-    """One cascade stage: CNN block on the 2-channel view, then data consistency."""
+    """One cascade stage: the regulariser ``block`` on the image (or its 2-channel view), then data consistency."""
 
-    def __init__(self, block: nn.Module, dc: DataConsistency):
+    def __init__(self, block: nn.Module, dc: DataConsistency, two_channel: bool):
         super().__init__()
         self.block = block
         self.dc = dc
+        self.two_channel = two_channel
 
     def forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.dc(channels_to_complex(self.block(complex_to_channels(x))), k0, mask)
+        x = channels_to_complex(self.block(complex_to_channels(x))) if self.two_channel else self.block(x)
+        return self.dc(x, k0, mask)
 
 
 class CascadeNet(ReconNet):
-    """Registry model ``"cascade"``. Options: ``CASCADE_DEFAULTS`` plus the chosen block's options
-    (its ``DEFAULTS``: channels, depth, kernel, activation, batchnorm, dropout; ``fuse_channels`` for
-    the complex block)."""
+    """A cascade of ``regularisers`` (one module per stage, each with its own weights), each followed by
+    data consistency; see the module docstring.
+
+    Args:
+        regularisers: the modules, in stage order: complex ``(B, T, H, W)`` -> same shape, or with
+            ``two_channel`` float ``(B, 2, T, H, W)`` -> same shape.
+        two_channel: the modules work on the 2-channel view (as the blocks of this package).
+        **options: ``CASCADE_OPTIONS`` (data consistency, first image); they make ``config``, which
+            the registry's :func:`~napari_dynmri.models.registry.build_cascade` replaces by the model
+            card options it built the modules from (a cascade of other modules has no card).
+    """
 
     architecture = "cascade"
 
-    def __init__(self, **options):
-        block = options.get("block", CASCADE_DEFAULTS["block"])
-        if block not in BLOCKS:
-            raise ValueError(
-                f"unknown block {block!r} for model 'cascade'; choose one of {', '.join(BLOCKS)}"
-            )
-        dc = options.get("dc", CASCADE_DEFAULTS["dc"])
+    def __init__(self, regularisers: Iterable[nn.Module], *, two_channel: bool = False, **options):
+        dc = options.get("dc", CASCADE_OPTIONS["dc"])
         if dc not in DC_MODES:
             raise ValueError(f"unknown dc {dc!r} for model 'cascade'; choose one of {', '.join(DC_MODES)}")
-        block_class = BLOCKS[block]
-        super().__init__(
-            resolve_options(self.architecture, {**CASCADE_DEFAULTS, **block_class.DEFAULTS}, options)
-        )
-        block_options = {name: self.config[name] for name in block_class.DEFAULTS}
+        super().__init__(resolve_options(self.architecture, CASCADE_OPTIONS, options))
+        regularisers = list(regularisers)
+        if not regularisers:
+            raise ValueError("a cascade needs at least one regulariser module")
         self.stages = nn.ModuleList(
             Stage(
-                block_class(**block_options),
+                block,
                 DataConsistency(dc, self.config["dc_learnable"], self.config["dc_noise_level"]),
+                two_channel,
             )
-            for _ in range(self.config["n_stages"])
+            for block in regularisers
         )
 
     def _forward(self, x, k0, mask):

@@ -1,7 +1,7 @@
 """Training of reconstruction networks (torch): data pipeline, configuration, trainer, checkpoints, progress.
 
-- ``datasets``: ``load_sequences`` (pig npz, cine files/folders, phantoms), ``split_sequences``
-  (5:1:2 by sequence), ``CineSamples`` (cropped, augmented, freshly undersampled samples).
+- ``datasets``: ``CineSamples`` (cropped, augmented, freshly undersampled samples of the sequences
+  that :mod:`napari_dynmri.data.sequences` loads and splits 5:1:2).
 - ``config``: ``TrainConfig`` from TOML and/or overrides (``load_config``), strict validation.
 - ``trainer``: ``train(config) -> output folder``: the schedule, the optimizer and the loop.
 - ``checkpoint``: the resumable ``checkpoint/`` folder (write, check, restore).
@@ -10,7 +10,7 @@
 """
 
 from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
-from napari_dynmri.training.datasets import CineSamples, load_sequences, split_counts, split_sequences
+from napari_dynmri.training.datasets import CineSamples
 from napari_dynmri.training.trainer import train
 
 __all__ = [
@@ -18,8 +18,5 @@ __all__ = [
     "TrainConfig",
     "config_from_dict",
     "load_config",
-    "load_sequences",
-    "split_counts",
-    "split_sequences",
     "train",
 ]

@@ -23,7 +23,7 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     mse = 1.0
 
     [data]
-    train = "pig_cine_cc0.npz:sax"   # a source spec or a list of them (see training.datasets)
+    train = "pig_cine_cc0.npz:sax"   # a source spec or a list of them (see data.sequences)
     val = []                   # empty: the 5:1:2 split of `train` (train part trains, val part validates)
     split_seed = 0
     crop = [96, 96]            # random crop (h, w); [] or 0: full images
@@ -72,6 +72,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
 from napari_dynmri.physics.masks import MASK_KINDS
 from napari_dynmri.validation import check_input_file, check_sampling
 
@@ -159,7 +160,7 @@ class DataConfig:
 
     train: list = field(default_factory=list)
     val: list = field(default_factory=list)
-    split_seed: int = 0
+    split_seed: int = DEFAULT_SPLIT_SEED
     crop: object = (96, 96)
     frames: int = 20
     flips: bool = True

@@ -51,6 +51,7 @@ import numpy as np
 import torch
 
 import napari_dynmri
+from napari_dynmri.data.sequences import load_sequences, split_sequences
 from napari_dynmri.evaluation import evaluate_methods
 from napari_dynmri.losses import build_loss
 from napari_dynmri.models import resolve_model, save_model, select_device
@@ -64,11 +65,7 @@ from napari_dynmri.training.checkpoint import (
     write_checkpoint,
 )
 from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
-from napari_dynmri.training.datasets import (
-    CineSamples,
-    load_sequences,
-    split_sequences,
-)
+from napari_dynmri.training.datasets import CineSamples
 from napari_dynmri.training.progress import Progress, log, val_columns, write_metrics
 
 # ----------------------------------------------------------------------------- small helpers
