@@ -12,6 +12,9 @@ CORE = [
     "napari_dynmri.losses",
     "napari_dynmri.training",
     "napari_dynmri.recon",
+    "napari_dynmri.evaluation",
+    "napari_dynmri.validation",
+    "napari_dynmri.data.sequences",
     "napari_dynmri.cli",
 ]
 
