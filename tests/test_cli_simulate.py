@@ -76,3 +76,25 @@ def test_simulate_refuses_to_overwrite(tmp_path, capsys):
     assert main(["simulate", "sample:phantom", "-o", str(out)]) == 2
     assert out.read_bytes() == b"keep me"
     assert main(["simulate", "sample:phantom", "-o", str(out), "--overwrite"]) == 0
+
+
+def test_simulation_save_load_round_trip_and_acquisition_spec(tmp_path):
+    from napari_dynmri.data.phantom import cardiac_phantom
+    from napari_dynmri.physics import Acquisition
+    from napari_dynmri.simulation import Simulation, simulate
+
+    target = cardiac_phantom(6, 32, 24, seed=0)
+    spec = Acquisition("uniform-random", 4, center_lines=4, seed=2, noise=0.01)
+    sim = simulate(target, acquisition=spec)
+    plain = simulate(target, "uniform-random", 4, 4, 2, 0.01)
+    np.testing.assert_array_equal(sim.mask, spec.mask(target.shape))
+    np.testing.assert_array_equal(sim.kspace, plain.kspace)
+    assert sim.meta == plain.meta
+    path = sim.save(tmp_path / "sim.npz")
+    assert Simulation.is_simulation(path) and not Simulation.is_simulation(tmp_path / "missing.npz")
+    loaded = Simulation.load(path)
+    for key in ("target", "mask", "kspace", "zero_filled"):
+        np.testing.assert_array_equal(getattr(loaded, key), getattr(sim, key))
+    assert loaded.meta == sim.meta
+    with pytest.raises(FileExistsError):
+        sim.save(path)

@@ -164,3 +164,22 @@ def test_soft_data_consistency_formula():
     expected = (fft2c(estimate) + v * k0) / (1 + v)
     np.testing.assert_allclose(k[mask], expected[mask], atol=1e-5)
     np.testing.assert_allclose(k[~mask], fft2c(estimate)[~mask], atol=1e-5)
+
+
+def test_acquisition_is_a_checked_seeded_mask_function():
+    from dataclasses import FrozenInstanceError
+
+    from napari_dynmri.physics import DEFAULT_ACQUISITION, Acquisition
+
+    assert DEFAULT_ACQUISITION == Acquisition()
+    spec = Acquisition("equispaced", 4, center_lines=2, seed=3)
+    np.testing.assert_array_equal(spec.mask((5, 32, 8)), make_mask("equispaced", (5, 32, 8), 4, 2, 3))
+    np.testing.assert_array_equal(spec.mask((5, 32, 8), seed=7), make_mask("equispaced", (5, 32, 8), 4, 2, 7))
+    assert spec.mask((5, 32, 8)).dtype == bool
+    with pytest.raises(FrozenInstanceError):
+        spec.seed = 1
+    for options, message in [({"kind": "spiral"}, "unknown mask type 'spiral'"),
+                             ({"acceleration": 0.5}, "acceleration must be"), ({"center_lines": -1}, "center lines"),
+                             ({"seed": -1}, "the seed must be"), ({"noise": float("nan")}, "the noise sigma")]:
+        with pytest.raises(ValueError, match=message):
+            Acquisition(**options)

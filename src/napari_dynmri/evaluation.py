@@ -51,13 +51,13 @@ def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
     return [(name, cine) for name, cine in sequences if name in chosen]
 
 
-def evaluate_methods(methods, sequences, mask_kind, acceleration, center_lines, seed, log=None) -> dict:
+def evaluate_methods(methods, sequences, kind, acceleration, center_lines, seed, log=None) -> dict:
     """Reconstruct and score every sequence with every method.
 
     Args:
         methods: :class:`napari_dynmri.recon.ReconMethod` objects (distinct names).
         sequences: ``[(name, cine), ...]``, complex ``(T, H, W)`` scaled to max 1.
-        mask_kind, acceleration, center_lines: the masks (a kind of ``napari_dynmri.physics.MASK_KINDS``,
+        kind, acceleration, center_lines: the masks (a kind of ``napari_dynmri.physics.MASK_KINDS``,
             the acceleration R, the always-sampled centre rows); sequence ``i`` uses seed ``seed + i``.
         log: optional ``callable(str)`` told about each reconstruction (``[i/n] sequence: method
             PSNR dB, SSIM (seconds)``, the progress of a long evaluation).
@@ -73,7 +73,7 @@ def evaluate_methods(methods, sequences, mask_kind, acceleration, center_lines, 
 
     scores = {method.name: [] for method in methods}
     for index, (name, cine) in enumerate(sequences):
-        case = simulate(cine, mask_kind, acceleration, center_lines, seed + index)
+        case = simulate(cine, kind, acceleration, center_lines, seed + index)
         for method in methods:
             start = time.perf_counter()
             recon = method.reconstruct(case.kspace, case.mask)

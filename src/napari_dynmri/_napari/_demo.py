@@ -6,6 +6,7 @@ from pathlib import Path
 
 from napari_dynmri._napari._docking import bring_to_front
 from napari_dynmri._napari._reconstruct_widget import CHECKPOINT
+from napari_dynmri.physics import DEFAULT_ACQUISITION
 from napari_dynmri.recon import DEFAULT_METHOD
 
 PLUGIN = "napari-dynmri"
@@ -16,7 +17,7 @@ def demo_model(model: str | None) -> str:
     return model or DEFAULT_METHOD
 
 
-def start_demo(viewer, sample: str = "pig", acceleration: float = 8.0, model: str | None = None,
+def start_demo(viewer, sample: str = "pig", acceleration: float = DEFAULT_ACQUISITION.acceleration, model: str | None = None,
                device: str = "auto", on_done=None) -> dict:
     """Open ``sample``, undersample it, start the reconstruction; compare when it has finished.
 

@@ -263,6 +263,6 @@ class ReconstructWidget(Container):
             self.input_note.value = "reconstructs this layer's measured k-space"
         else:
             self.input_note.value = (
-                f"fully sampled: undersampled first ({DEFAULT_MASK['mask_type']}, "
+                f"fully sampled: undersampled first ({DEFAULT_MASK['kind']}, "
                 f"{DEFAULT_MASK['acceleration']:g}x, seed {DEFAULT_MASK['seed']})"
             )

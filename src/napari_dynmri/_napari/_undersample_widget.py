@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,16 +26,17 @@ from napari_dynmri._napari._layers import (
     report_error,
     slice_suffix,
 )
-from napari_dynmri.physics import MASK_KINDS
+from napari_dynmri.physics import DEFAULT_ACQUISITION, MASK_KINDS
 from napari_dynmri.simulation import simulate
 
 if TYPE_CHECKING:
     import napari.viewer
 
-DEFAULT_MASK = {"mask_type": "vd-random", "acceleration": 8.0, "center_lines": 8, "seed": 0, "noise": 0.0}
+# The widgets' mask settings, keyed as simulate_layer's arguments (noise as a fraction of the maximum).
+DEFAULT_MASK = dataclasses.asdict(DEFAULT_ACQUISITION)
 
 
-def simulate_layer(layer, z_index: int, mask_type: str, acceleration: float, center_lines: int, seed: int,
+def simulate_layer(layer, z_index: int, kind: str, acceleration: float, center_lines: int, seed: int,
                    noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Undersample the cine of ``layer`` (slice ``z_index`` if 4D) with :func:`napari_dynmri.simulation.simulate`.
 
@@ -46,7 +48,7 @@ def simulate_layer(layer, z_index: int, mask_type: str, acceleration: float, cen
     check_image_role(layer)
     target = layer_cine(layer, z_index)
     noise_sigma = float(noise) * float(np.abs(target).max())
-    sim = simulate(target, mask_kind=mask_type, acceleration=acceleration, center_lines=center_lines,
+    sim = simulate(target, kind=kind, acceleration=acceleration, center_lines=center_lines,
                    seed=seed, noise_sigma=noise_sigma, source=layer.name,
                    pixel_spacing_mm=layer.metadata.get(SPACING_KEY))
     settings = {**sim.meta, "noise_fraction": float(noise), "input_layer": layer.name,
@@ -88,7 +90,7 @@ class UndersampleWidget(Container):
         self._viewer = napari_viewer
         self.image = ComboBox(label="image", choices=lambda _: image_choices(
             napari_viewer, exclude_roles=DISPLAY_ROLES + RESULT_ROLES))
-        self.mask_type = ComboBox(label="mask type", choices=MASK_KINDS, value=DEFAULT_MASK["mask_type"])
+        self.kind = ComboBox(label="mask type", choices=MASK_KINDS, value=DEFAULT_MASK["kind"])
         self.acceleration = FloatSpinBox(label="acceleration", value=DEFAULT_MASK["acceleration"],
                                          min=1.0, max=64.0, step=0.5)
         self.center_lines = SpinBox(label="centre lines", value=DEFAULT_MASK["center_lines"], min=0, max=1024)
@@ -97,7 +99,7 @@ class UndersampleWidget(Container):
                                   tooltip="k-space noise standard deviation, a fraction of the image maximum")
         self.run_button = PushButton(text="Undersample")
         self.result = Label(value="")
-        self.extend([self.image, self.mask_type, self.acceleration, self.center_lines, self.seed, self.noise,
+        self.extend([self.image, self.kind, self.acceleration, self.center_lines, self.seed, self.noise,
                      self.run_button, self.result])
         self.run_button.changed.connect(self.run)
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
@@ -112,7 +114,7 @@ class UndersampleWidget(Container):
             return None
         try:
             mask, kspace, zero_filled, settings = simulate_layer(
-                layer, displayed_slice(self._viewer, layer), self.mask_type.value, self.acceleration.value,
+                layer, displayed_slice(self._viewer, layer), self.kind.value, self.acceleration.value,
                 self.center_lines.value, self.seed.value, self.noise.value,
             )
         except USER_ERRORS as err:

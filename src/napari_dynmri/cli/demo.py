@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from napari_dynmri.physics import DEFAULT_ACQUISITION
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -16,7 +18,8 @@ def register(subparsers) -> None:
         "and reconstruction side by side with per-frame PSNR/SSIM.",
     )
     parser.add_argument("--sample", choices=("pig", "phantom"), default="pig", help="sample cine (default: pig)")
-    parser.add_argument("--acceleration", type=float, default=8.0, help="acceleration R (default: 8)")
+    parser.add_argument("--acceleration", type=float, default=DEFAULT_ACQUISITION.acceleration,
+                        help=f"acceleration R (default: {DEFAULT_ACQUISITION.acceleration:g})")
     parser.add_argument("--model", default=None,
                         help="a method (cs-auto, cs-xf, cs-lps, cs-ttv, view-sharing), shipped model name or "
                         "checkpoint path (default: the default method)")

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from napari_dynmri.cli import UserError
+from napari_dynmri.cli.simulate import add_acquisition_options
 from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
 from napari_dynmri.evaluation import (
     METRICS,
@@ -24,7 +25,6 @@ from napari_dynmri.evaluation import (
     select_sequences,
     summarize_scores,
 )
-from napari_dynmri.physics import MASK_KINDS
 from napari_dynmri.recon.methods import CS_METHODS, ZERO_FILLED
 
 
@@ -53,10 +53,7 @@ def register(subparsers) -> None:
         default="test",
         help="part of the 5:1:2 train/val/test split (split seed 0, as training) to score, or all (default: test)",
     )
-    parser.add_argument("--mask", choices=MASK_KINDS, default="vd-random", help="mask type (default: vd-random)")
-    parser.add_argument("--acceleration", type=float, default=8.0, help="acceleration R (default: 8)")
-    parser.add_argument("--center-lines", type=int, default=8, help="always-sampled centre rows (default: 8)")
-    parser.add_argument("--seed", type=int, default=0, help="mask seed of the first sequence (default: 0)")
+    add_acquisition_options(parser, noise=False, seed_help="mask seed of the first sequence")
     parser.add_argument("--lam", default=None,
                         help="weight of every compressed-sensing method, or 'auto' (default: auto, per scan)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")

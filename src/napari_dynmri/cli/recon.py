@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri.cli import UserError
-from napari_dynmri.cli.simulate import add_mask_arguments, simulate_from_args
+from napari_dynmri.cli.simulate import add_acquisition_options, simulate_from_args
 from napari_dynmri.recon.methods import DEFAULT_METHOD
 
 NPZ_SUFFIX = ".npz"
 MAGNITUDE_SUFFIXES = (".nii", ".nii.gz", ".tif", ".tiff")
-SIMULATION_KEYS = ("kspace", "mask")
 # The method options a settings file may set ("recon" object of --config), with their defaults.
 RECON_DEFAULTS = {
     "model": DEFAULT_METHOD,
@@ -28,69 +27,16 @@ RECON_DEFAULTS = {
 }
 
 
-def _is_simulation(path: str) -> bool:
-    """True when ``path`` is an npz written by ``dynmri simulate`` (it holds kspace and mask)."""
-    from napari_dynmri.io.npz import npz_arrays
-
-    if not str(path).lower().endswith(NPZ_SUFFIX) or not Path(path).is_file():
-        return False
-    return all(key in npz_arrays(path) for key in SIMULATION_KEYS)
-
-
-def _acquisition_meta(value, source) -> dict:
-    """The ``meta`` of a simulate npz: a JSON object whose ``pixel_spacing_mm``, if any, is valid."""
-    from napari_dynmri.validation import check_spacing, fail
-
-    if value is None:
-        return {}
-    if value.shape != () or value.dtype.kind != "U":
-        raise fail(source, f"meta must be a JSON string, got a {value.dtype} array of shape {value.shape}")
-    try:
-        meta = json.loads(str(value))
-    except ValueError as err:
-        raise fail(source, f"meta is not valid JSON ({err})") from None
-    if not isinstance(meta, dict):
-        raise fail(source, f"meta must be a JSON object, got {type(meta).__name__}")
-    if meta.get("pixel_spacing_mm") is not None:
-        meta["pixel_spacing_mm"] = list(check_spacing(meta["pixel_spacing_mm"], f"{source} meta"))
-    return meta
-
-
-def _same_shape(array, shape, source, key: str):
-    """``array`` (or None) as finite complex64 of ``shape``."""
-    from napari_dynmri.validation import cast_finite, fail
-
-    if array is None:
-        return None
-    if array.shape != tuple(shape):
-        raise fail(source, f"{key} has shape {array.shape}, not the k-space shape {tuple(shape)}")
-    return cast_finite(array, np.complex64, source, key)
-
-
 def load_acquisition(args: argparse.Namespace) -> dict:
     """The acquisition to reconstruct: ``kspace``, ``mask``, ``zero_filled``, ``target`` (or None), ``meta``.
 
     A ``dynmri simulate`` npz is used as saved (the mask options are ignored), every array checked
-    (:mod:`napari_dynmri.validation`: complex finite k-space, a non-empty 0/1 mask of its shape,
-    ``zero_filled`` and ``target`` of that shape, ``meta`` a JSON object); any other input is read
-    as a cine, scaled to max |x| = 1 and undersampled as ``dynmri simulate`` would.
+    by :meth:`napari_dynmri.simulation.Simulation.load`; any other input is read as a cine, scaled
+    to max |x| = 1 and undersampled as ``dynmri simulate`` would.
     """
-    from napari_dynmri.io.npz import load_npz, npz_arrays
-    from napari_dynmri.recon.base import check_recon_inputs
+    from napari_dynmri.simulation import Simulation
 
-    if _is_simulation(args.input):
-        present = npz_arrays(args.input)
-        keys = [key for key in ("kspace", "mask", "zero_filled", "target", "meta") if key in present]
-        arrays = load_npz(args.input, keys)
-        kspace, mask = check_recon_inputs(arrays["kspace"], arrays["mask"], args.input)
-        return {
-            "kspace": kspace,
-            "mask": mask,
-            "zero_filled": _same_shape(arrays.get("zero_filled"), kspace.shape, args.input, "zero_filled"),
-            "target": _same_shape(arrays.get("target"), kspace.shape, args.input, "target"),
-            "meta": _acquisition_meta(arrays.get("meta"), args.input),
-        }
-    sim = simulate_from_args(args)
+    sim = Simulation.load(args.input) if Simulation.is_simulation(args.input) else simulate_from_args(args)
     return {
         "kspace": sim.kspace,
         "mask": sim.mask,
@@ -187,7 +133,8 @@ def register(subparsers) -> None:
                         help="network only: at most this many adaptation steps (default: 20)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    add_mask_arguments(parser)
+    parser.add_argument("--slice", type=int, default=None, help="slice of a multi-slice cine (default: middle)")
+    add_acquisition_options(parser)
     parser.set_defaults(func=run)
 
 

@@ -1,5 +1,6 @@
 """k-space physics of single-coil Cartesian cine MRI: centred FFTs, masks, undersampling, DC."""
 
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition, check_acquisition
 from napari_dynmri.physics.fft import fft2c, ifft2c
 from napari_dynmri.physics.masks import (
     MASK_KINDS,
@@ -14,10 +15,13 @@ from napari_dynmri.physics.undersample import adjoint, data_consistency, forward
 from napari_dynmri.physics.view_sharing import view_share
 
 __all__ = [
+    "DEFAULT_ACQUISITION",
     "MASK_KINDS",
+    "Acquisition",
     "actual_acceleration",
     "adjoint",
     "center_rows",
+    "check_acquisition",
     "data_consistency",
     "equispaced_mask",
     "fft2c",

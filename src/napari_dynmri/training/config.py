@@ -73,6 +73,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION
 from napari_dynmri.physics.masks import MASK_KINDS
 from napari_dynmri.validation import check_input_file, check_sampling
 
@@ -197,9 +198,9 @@ class DataConfig:
 class MaskConfig:
     """The ``[mask]`` table: undersampling masks of training and validation samples."""
 
-    kind: str = "vd-random"
-    accelerations: list = field(default_factory=lambda: [8.0])
-    center_lines: int = 8
+    kind: str = DEFAULT_ACQUISITION.kind
+    accelerations: list = field(default_factory=lambda: [DEFAULT_ACQUISITION.acceleration])
+    center_lines: int = DEFAULT_ACQUISITION.center_lines
     fixed: bool = False
     seed: int = 0
 

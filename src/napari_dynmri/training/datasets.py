@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from napari_dynmri import validation
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION
 from napari_dynmri.physics.masks import make_mask
 from napari_dynmri.physics.undersample import undersample
 
@@ -39,7 +40,7 @@ class CineSamples(torch.utils.data.Dataset):
             names dropped).
         crop: ``(h, w)`` random crop, or None for the full images.
         frames: temporal window length, or 0 / None for all frames.
-        mask_kind, accelerations, center_lines: masks (:func:`napari_dynmri.physics.make_mask`);
+        kind, accelerations, center_lines: masks (:func:`napari_dynmri.physics.make_mask`);
             one acceleration is drawn uniformly per sample.
         fixed_masks: False: a fresh mask per sample (seed drawn from the sample's generator);
             True: the mask of seed ``mask_seed`` for every sample of a given shape and acceleration.
@@ -63,9 +64,9 @@ class CineSamples(torch.utils.data.Dataset):
         *,
         crop: tuple[int, int] | None = (96, 96),
         frames: int | None = 20,
-        mask_kind: str = "vd-random",
-        accelerations=(8.0,),
-        center_lines: int = 8,
+        kind: str = DEFAULT_ACQUISITION.kind,
+        accelerations=(DEFAULT_ACQUISITION.acceleration,),
+        center_lines: int = DEFAULT_ACQUISITION.center_lines,
         fixed_masks: bool = False,
         mask_seed: int = 0,
         seed: int = 0,
@@ -92,13 +93,13 @@ class CineSamples(torch.utils.data.Dataset):
         if not 0 <= center_lines <= rows:
             raise ValueError(f"center_lines ({center_lines}) must be between 0 and the sample height ({rows} rows)")
         self.frames = int(frames or 0)
-        self.mask_kind = mask_kind
+        self.kind = kind
         self.accelerations = [float(a) for a in accelerations]
         if not self.accelerations:
             raise ValueError("accelerations must list at least one factor")
         for acceleration in self.accelerations:
             validation.check_sampling(acceleration, center_lines, rows, f"training samples of {rows} rows")
-        make_mask(mask_kind, (1, 8, 8), self.accelerations[0], 0)  # fail early on a bad kind
+        make_mask(kind, (1, 8, 8), self.accelerations[0], 0)  # fail early on a bad kind
         self.center_lines = int(center_lines)
         self.fixed_masks = bool(fixed_masks)
         self.mask_seed = int(mask_seed)
@@ -142,7 +143,7 @@ class CineSamples(torch.utils.data.Dataset):
         target = cine * np.complex64(factor * (np.exp(1j * phase) if self.random_phase else 1.0))
         acceleration = self.accelerations[int(rng.integers(len(self.accelerations)))]
         mask_seed = self.mask_seed if self.fixed_masks else int(rng.integers(2**63))
-        mask = make_mask(self.mask_kind, target.shape, acceleration, self.center_lines, mask_seed)
+        mask = make_mask(self.kind, target.shape, acceleration, self.center_lines, mask_seed)
         kspace, zero_filled = undersample(np.ascontiguousarray(target, dtype=np.complex64), mask)
         return {
             "target": torch.from_numpy(np.ascontiguousarray(target, dtype=np.complex64)),
