@@ -10,15 +10,17 @@ Protocol (the same for every row): 20 pig short-axis slices split 5:1:2 by seque
 12 train, 3 validation, 5 test); single-coil Cartesian undersampling with a vd-random mask,
 R = 8, 8 centre lines, one fixed mask from a constant seed (``mask.fixed = true``); random 256x16
 strips of 8 frames (the whole phase-encoding height, so that the training mask is drawn like the
-test mask), batch 1, networks with 16 channels, 1000 iterations, the edge loss switched on at
-the report's iteration 100; evaluation on the full 20x256x256 test sequences (sequence ``i`` with
+test mask), batch 1, networks with 16 channels, the edge loss switched on at the report's iteration
+100; 1000 iterations per run, continued 1000 at a time (to at most 3000) while the validation PSNR
+still rises (least-squares slope over the last 30 % of the run above 0.25 dB per 100 iterations); evaluation on the full 20x256x256 test sequences (sequence ``i`` with
 mask seed ``i``), PSNR and SSIM on magnitudes (``napari_dynmri.metrics``), mean ± population std over
 the 5 test sequences and paired differences with 95 % intervals (Student t over sequences).
 
-Runs are resumable: ``OUT/<run>/eval.json`` marks a finished (trained and scored) run and is reused;
-an interrupted training continues from its checkpoint. The default ``--out`` is tracked in git (the
+Runs are resumable: ``OUT/<run>/eval.json`` marks a trained and scored budget and is reused (or
+continued, when the run had not plateaued); an interrupted training continues from its checkpoint. The default ``--out`` is tracked in git (the
 finished run folders are small: weights, model card, metrics, scores) so that a later session on
-another machine resumes rather than retrains. ``--only`` trains a subset, ``--tables-only`` rewrites
+another machine resumes rather than retrains (a run still to be continued also needs its
+``checkpoint/``, which is ignored by default: add it with ``git add -f``). ``--only`` trains a subset, ``--tables-only`` rewrites
 the results page from what is finished, ``--jobs N`` trains N runs side by side, one CPU thread each.
 """
 
@@ -33,7 +35,7 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -50,7 +52,10 @@ from napari_dynmri.training import train
 from napari_dynmri.training.config import config_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ITERATIONS = 1000
+DEFAULT_ITERATIONS = 1000  # the first budget of every run, and the step by which a rising run is continued
+MAX_ITERATIONS = 3000
+PLATEAU_SLOPE = 0.25  # dB per 100 iterations: a run rising faster than this over its last 30 % is continued
+PLATEAU_FRACTION = 0.3  # the end of the run the plateau slope is fitted over (4 validation points at 1000)
 ACCELERATION = 8.0
 MASK_KIND = "vd-random"
 CENTER_LINES = 8
@@ -64,7 +69,7 @@ SGD_LR = 0.01
 EDGE_ALPHA = 0.2
 PERCEPTUAL_ALPHA = 1e-6  # napari_dynmri.losses.PerceptualLoss's default: MSE and feature terms of similar size
 EDGE_SWITCH = 100  # the report's iteration at which the edge term switches on
-VALIDATIONS = 10  # validation points per run (the curves and the plateau slope)
+VALIDATIONS = 10  # validation points per budget step (the curves and the plateau slope)
 ZERO_FILLED = "zero-filled"
 CS_XF = "cs-xf"  # x-f sparsity CS with its automatic weight: the classical reference of Table 6
 CLASSICAL = (ZERO_FILLED, CS_XF)  # methods scored without training
@@ -97,6 +102,10 @@ def experiments() -> dict[str, tuple[str, dict]]:
         "complex-edge": (
             f"complex, MSE then (1 - {EDGE_ALPHA}) MSE + {EDGE_ALPHA} Sobel edge from iteration {EDGE_SWITCH}",
             {"loss.edge": {"weight": EDGE_ALPHA, "start_iteration": EDGE_SWITCH}},
+        ),
+        "naive-wide": (
+            f"naive, MSE, on {WIDE_CROP[0]}x{WIDE_CROP[1]} strips (Table 1 without the narrow-strip confound)",
+            {"model.name": "naive", "data.crop": WIDE_CROP},
         ),
         "complex-wide": (
             f"complex, MSE, on {WIDE_CROP[0]}x{WIDE_CROP[1]} strips (the perceptual run's baseline)",
@@ -151,11 +160,14 @@ TABLES = [
           "(a strided convolution halving H and W, 8 convolutions at half resolution, a transposed convolution "
           "back, a skip concatenation with the input, a fusing convolution and the residual), both trained with "
           "MSE and Adam. For reference, the complex CNN's initial weights (seed 0, as every complex run "
-          "starts) are scored untrained.",
+          f"starts) are scored untrained. Both networks are also trained on {WIDE_CROP[0]}x{WIDE_CROP[1]} "
+          "strips, on which the complex CNN's half-resolution body is less dominated by the strip borders.",
           [("zero-filled", ZERO_FILLED), ("complex, initial weights (0 iterations)", UNTRAINED), ("naive", "naive"),
-           ("complex", "complex")],
+           ("complex", "complex"), (f"naive, {WIDE_CROP[1]}-column strips", "naive-wide"),
+           (f"complex, {WIDE_CROP[1]}-column strips", "complex-wide")],
           [Claim("complex beats naive (report: about +2.5 dB)", "naive", "complex", +1, 2.5),
-           Claim("complex beats zero filling", ZERO_FILLED, "complex", +1)]),
+           Claim("complex beats zero filling", ZERO_FILLED, "complex", +1),
+           Claim(f"complex beats naive, both on {WIDE_CROP[1]}-column strips", "naive-wide", "complex-wide", +1, 2.5)]),
     Table("Table 2: loss function",
           f"The complex CNN trained with MSE, with MSE + the Sobel edge loss (switched on at iteration "
           f"{EDGE_SWITCH}, as in the report), and with MSE + the perceptual loss (ImageNet SqueezeNet 1.1 "
@@ -208,16 +220,20 @@ TABLES = [
 ]
 
 
-def base_config(data: str, iterations: int) -> dict:
-    """The configuration shared by every run (overridden per experiment)."""
+def base_config(data: str, iterations: int, step: int) -> dict:
+    """The configuration shared by every run (overridden per experiment).
+
+    ``step`` is the first budget: validation, checkpoints and logs keep its spacing when a run is
+    continued to ``iterations`` beyond it, so that the curves of every run have the same points.
+    """
     return {
         "iterations": iterations,
         "batch_size": 1,
         "seed": 0,
         "device": "cpu",
-        "val_every": max(1, iterations // VALIDATIONS),
-        "checkpoint_every": max(1, iterations // VALIDATIONS),
-        "log_every": max(1, iterations // 30),
+        "val_every": max(1, step // VALIDATIONS),
+        "checkpoint_every": max(1, step // VALIDATIONS),
+        "log_every": max(1, step // 30),
         "keep": "last",
         "num_threads": 1,
         "evaluate_test": False,  # scored here, per sequence, to report mean ± std
@@ -241,9 +257,9 @@ def base_config(data: str, iterations: int) -> dict:
     }
 
 
-def run_config(data: str, iterations: int, out: Path, name: str, overrides: dict) -> dict:
+def run_config(data: str, iterations: int, step: int, out: Path, name: str, overrides: dict) -> dict:
     """Nested configuration of run ``name``: the base with the dotted ``overrides`` applied."""
-    values = base_config(data, iterations)
+    values = base_config(data, iterations, step)
     for key, value in overrides.items():
         table, field = key.split(".")
         values[table][field] = value  # "data.crop" included: a run may train on other strips
@@ -265,7 +281,7 @@ def train_run(config: dict, log) -> None:
     if state is not None:
         done = state["iteration"]
         if done > config["iterations"]:
-            raise ValueError(f"{folder} holds a run of {done} iterations, more than --iterations "
+            raise ValueError(f"{folder} holds a run of {done} iterations, more than its budget of "
                              f"{config['iterations']}; use another --out")
         log(f"resuming {folder.name} from iteration {done}")
         train(config_from_dict(config), resume=folder)
@@ -299,11 +315,32 @@ def score_untrained(folder: Path, sequences, log) -> dict:
 
 
 def finished(folder: Path, iterations: int) -> dict | None:
-    """The stored scores of a finished run of ``iterations`` iterations, else None."""
+    """The stored scores of a run trained and scored at ``iterations`` iterations, else None."""
     result = _read_json(folder / EVAL_FILE)
     if result is None or result.get("iterations") != iterations:
         return None
     return result
+
+
+def scored(folder: Path, step: int, max_iterations: int) -> dict | None:
+    """The stored scores of a run at one of its budgets (``step``, ``2 step``, ... ``max_iterations``)."""
+    result = _read_json(folder / EVAL_FILE)
+    done = result.get("iterations") if result else None
+    if not isinstance(done, int) or done < step or done > max_iterations or done % step:
+        return None
+    return result
+
+
+def next_budget(result: dict | None, folder: Path, step: int, max_iterations: int) -> int | None:
+    """The budget a run is to be trained to next: ``step`` when unscored, one step more while its
+    validation PSNR still rises (``PLATEAU_SLOPE``), None when it has plateaued or reached the cap."""
+    if result is None:
+        return step
+    done = result["iterations"]
+    slope = plateau_slope(folder, done, PLATEAU_FRACTION)
+    if done + step > max_iterations or slope is None or slope <= PLATEAU_SLOPE:
+        return None
+    return done + step
 
 
 # ----------------------------------------------------------------------------- results page
@@ -394,8 +431,18 @@ def _interval(paired: Paired) -> str:
     return f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]"
 
 
-def verdict(claim: Claim, paired: Paired | None) -> str:
-    """One sentence: whether the report's claim is reproduced, contradicted or not resolved here."""
+def verdict(claim: Claim, results: dict, out: Path) -> str:
+    """One sentence: whether the report's claim is reproduced, contradicted or not resolved here
+    (and which of its runs was still rising when it stopped)."""
+    sentence = _measured_verdict(claim, paired_difference(results, claim.first, claim.second))
+    rising = [f"{name} at {results[name]['iterations']} iterations" for name in (claim.first, claim.second)
+              if still_rising(results, name, out)]
+    if rising and "**missing**" not in sentence:
+        sentence += f" Still rising when scored: {', '.join(rising)}; the difference may change with training."
+    return sentence
+
+
+def _measured_verdict(claim: Claim, paired: Paired | None) -> str:
     if paired is None:
         return f"- {claim.label}: **missing** (a run has not finished)."
     measured = f"{_interval(paired)} dB (95 % interval; better on {paired.wins} of {paired.count} sequences)"
@@ -488,11 +535,14 @@ small and tracked in git, so a later session (on another machine) resumes rather
 The founding report compared, on its own data set, network architectures (Table 1), loss functions
 (Table 2), dropout (Table 3), optimizers (Table 4), BatchNorm (Table 5) and deep cascades with data
 consistency (Table 6). Every experiment is rerun here on the pig short-axis cines
-(`{data}:sax`), scaled down to a 2-core CPU: small crops, 16-channel networks, **{iterations}
-single-sample iterations per run**, chosen so that the validation PSNR has (nearly) stopped moving:
-the column "slope, last 10 %" gives the least-squares change of the validation PSNR over the last
-10 % of each run (two validation points), in dB per 100 iterations, and "last 30 %" the same over
-four points, which is less sensitive to the noise of one validation sequence and batch-1 steps.
+(`{data}:sax`), scaled down to a 2-core CPU: small crops, 16-channel networks, single-sample
+iterations. **Every run trains {iterations} iterations, and is continued {iterations} at a time (to at
+most {max_iterations}) while its validation PSNR still rises**: while the least-squares slope of the
+validation PSNR over the last 30 % of the run ("slope, last 30 %", in dB per 100 iterations; four
+validation points at {iterations} iterations, seven at {twice}) is above {plateau:g}. The column "slope, last
+10 %" is the same over the last two points only, more sensitive to the noise of one validation sequence
+and of batch-1 steps. A run that stops at the cap still rising is flagged in its table and in the
+verdicts that use it.
 
 | setting | value |
 | --- | --- |
@@ -501,10 +551,10 @@ four points, which is less sensitive to the noise of one validation sequence and
 | undersampling | single coil, vd-random Cartesian mask (whole phase-encoding rows, a new pattern per frame), **R = {R:g}**, {center} centre lines, one fixed mask per shape from seed {mask_seed} (`mask.fixed = true`, the report's fixed-mask protocol). The report's own R is not recorded in this project; R = 8 leaves the zero-filled images far enough from the ceiling for the networks to show differences |
 | training samples | random {crop[0]}x{crop[1]} strips (the whole phase-encoding height: on a cropped height the same R and centre lines make another mask; at 48 rows R = 8 keeps only the 8 centre lines) of {frames} consecutive frames (wrapping around the cycle), random flips and time reversal, no intensity or phase augmentation; batch 1; the fixed mask is that of the cropped shape |
 | networks | {channels} channels, ReLU, 3x3x3 kernels over (t, y, x); naive, complex and cascade as described with each table |
-| budget | **{iterations} iterations per run, the same for every row of every table**; runs trained {jobs} side by side, one thread each |
+| budget | **{iterations} iterations, continued by {iterations} while the last-30 % slope is above {plateau:g} dB / 100 it., at most {max_iterations}** (column "iterations"); runs trained {jobs} side by side, one thread each |
 | optimizer | Adam, lr {adam_lr:g}, weight decay 1e-8, constant lr (Table 4's SGD: lr {sgd_lr:g}, no momentum); seed 0 for every run |
 | losses | MSE on the complex image. Edge: (1 - {edge_alpha}) MSE + {edge_alpha} MSE of Sobel gradient magnitudes, switched on at iteration **{switch}**, as in the report. Perceptual: (1 - {perc:g}) MSE + {perc:g} SqueezeNet 1.1 feature distance (fire3/5/9), the package default that gives the two terms similar sizes |
-| weights scored | the last iteration's (`keep = "last"`); validation on sax-05 at iterations {val_points} draws the curves, the slope and the "near best" column |
+| weights scored | the last iteration's (`keep = "last"`); validation on sax-05 every {val_every} iterations draws the curves, the slopes and the "near best" column |
 | evaluation | the 5 full-size test sequences (20 frames, 256x256, whole cines through the network), sequence i of the test list with mask seed i; PSNR (data range = target max) and SSIM (per frame, averaged) on magnitudes, `napari_dynmri.metrics`; **mean ± std (population) over the 5 test sequences**; paired differences against each table's baseline row on the same sequences and masks, with a 95 % interval (Student t, 4 degrees of freedom) |
 | machine | {machine} |
 
@@ -521,21 +571,33 @@ The training strips are {crop[1]} columns wide so that they keep the whole phase
 (the mask's axis) on this CPU: the complex CNN works at half resolution, so its body sees {half}
 columns, most of them within one kernel of a zero-padded border, while the naive CNN works at full
 resolution. This may handicap the complex CNN (and the complex blocks of the cascades) at this size,
-and is a confound of Tables 1 and 6.
+and is a confound of Tables 1 and 6; Table 1 therefore also compares the two networks on
+{wide[0]}x{wide[1]} strips.
 
 ## Results
 
-Page written {date}: {n_done} of {n_total} trainings finished; {wall_minutes:.0f} min of wall time for the
-trainings and their scoring, of which {train_minutes:.0f} min of training steps (validation excluded)
+Page written {date}: {n_done} of {n_total} trainings scored, {n_rising} of them still rising
+(at the cap, or to be continued by rerunning the command); {wall_minutes:.0f} min of wall time for the
+trainings and their scoring (summed over runs trained side by side), of which {train_minutes:.0f} min of training steps (validation excluded)
 and {eval_minutes:.1f} min of test scoring.
 """
 
-TABLE_HEADER = ("| method | PSNR (dB) | SSIM | paired Δ PSNR (dB) [95 % interval] | slope, last 10 % (dB / 100 it.) "
-                "| slope, last 30 % | within 0.5 dB of its best at it. | training s / it. |\n"
-                "| --- | --- | --- | --- | --- | --- | --- | --- |")
+TABLE_HEADER = ("| method | PSNR (dB) | SSIM | paired Δ PSNR (dB) [95 % interval] | iterations "
+                "| slope, last 10 % (dB / 100 it.) | slope, last 30 % | within 0.5 dB of its best at it. "
+                "| training s / it. |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
-def table_markdown(table: Table, results: dict, out: Path, iterations: int) -> str:
+def still_rising(results: dict, name: str, out: Path) -> bool:
+    """Whether trained run ``name`` stopped (at the cap, or before being continued) above the plateau slope."""
+    result = results.get(name)
+    if not result or "train_seconds" not in result:
+        return False
+    slope = plateau_slope(out / name, result["iterations"], PLATEAU_FRACTION)
+    return slope is not None and slope > PLATEAU_SLOPE
+
+
+def table_markdown(table: Table, results: dict, out: Path) -> str:
     """A table's Markdown: one row per (label, run name), "not run" where the run is missing."""
     labels = dict((name, label) for label, name in table.rows)
     baselines = {}
@@ -548,10 +610,13 @@ def table_markdown(table: Table, results: dict, out: Path, iterations: int) -> s
         first = baselines.get(name)
         paired = paired_difference(results, first, name) if first else None
         trained = bool(result) and "train_seconds" in result
-        slopes = [plateau_slope(out / name, iterations, f) if trained else None for f in (0.1, 0.3)]
+        slopes = [plateau_slope(out / name, result["iterations"], f) if trained else None
+                  for f in (0.1, PLATEAU_FRACTION)]
         near = iteration_near_best(out / name) if trained else None
+        rising = " (still rising)" if still_rising(results, name, out) else ""
         cells = [
             f"{_interval(paired)} vs {labels[first]}" if paired else "",
+            f"{result['iterations']}{rising}" if trained else "",
             *(f"{slope:+.2f}" if slope is not None else "" for slope in slopes),
             str(near) if near is not None else "",
             f"{result['train_seconds'] / result['iterations']:.2f}" if trained else "",
@@ -600,32 +665,32 @@ def write_results(args, results: dict, exps: dict, split: dict, images: Path, re
     out = Path(args.out)
     trained = {k: v for k, v in results.items() if k not in (*CLASSICAL, UNTRAINED) and v}
     iterations = args.iterations
-    val_every = max(1, iterations // VALIDATIONS)
-    val_points = f"{val_every}, {2 * val_every}, ..., {iterations}"
     command = (f".venv/bin/python benchmarks/reproduce_report.py --data {args.data} --jobs {args.jobs}"
                + (f" --out {args.out}" if Path(args.out).resolve() != DEFAULT_OUT else "")
-               + (f" --iterations {iterations}" if iterations != DEFAULT_ITERATIONS else ""))
+               + (f" --iterations {iterations}" if iterations != DEFAULT_ITERATIONS else "")
+               + (f" --max-iterations {args.max_iterations}" if args.max_iterations != MAX_ITERATIONS else ""))
     text = HEADER.format(
         command=command, out=Path(args.out).resolve().relative_to(ROOT) if Path(args.out).resolve().is_relative_to(ROOT) else args.out,
         data=args.data, train=", ".join(split["train"]), val=", ".join(split["val"]),
-        test=", ".join(split["test"]), R=ACCELERATION, center=CENTER_LINES, half=CROP[1] // 2, mask_seed=MASK_SEED, crop=CROP,
-        frames=FRAMES, channels=CHANNELS, iterations=iterations, jobs=args.jobs, adam_lr=ADAM_LR, sgd_lr=SGD_LR,
-        edge_alpha=EDGE_ALPHA, switch=EDGE_SWITCH, perc=PERCEPTUAL_ALPHA, val_points=val_points,
+        test=", ".join(split["test"]), R=ACCELERATION, center=CENTER_LINES, half=CROP[1] // 2, wide=WIDE_CROP, mask_seed=MASK_SEED, crop=CROP,
+        frames=FRAMES, channels=CHANNELS, iterations=iterations, max_iterations=args.max_iterations,
+        twice=2 * iterations, plateau=PLATEAU_SLOPE, jobs=args.jobs, adam_lr=ADAM_LR, sgd_lr=SGD_LR,
+        edge_alpha=EDGE_ALPHA, switch=EDGE_SWITCH, perc=PERCEPTUAL_ALPHA, val_every=max(1, iterations // VALIDATIONS),
         machine=args.machine, date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        n_done=len(trained), n_total=len(exps),
+        n_done=len(trained), n_total=len(exps), n_rising=sum(still_rising(results, name, out) for name in trained),
         train_minutes=sum(v.get("train_seconds", 0) for v in trained.values()) / 60,
         wall_minutes=sum(v.get("wall_seconds", 0) for v in trained.values()) / 60,
         eval_minutes=sum(v.get("eval_seconds", 0) for v in results.values() if v) / 60,
     )
     parts = [text]
     for index, table in enumerate(TABLES, start=1):
-        parts.append(f"### {table.title}\n\n{table.description} {iterations} iterations per network.\n")
-        parts.append(table_markdown(table, results, out, iterations) + "\n")
+        parts.append(f"### {table.title}\n\n{table.description}\n")
+        parts.append(table_markdown(table, results, out) + "\n")
         missing = [label for label, name in table.rows if not results.get(name)]
         if missing:
             parts.append(f"Missing rows: {', '.join(missing)} (the run had not finished when this page was "
                          "written; rerun the command to complete it).\n")
-        sentences = [verdict(c, paired_difference(results, c.first, c.second)) for c in table.claims]
+        sentences = [verdict(c, results, out) for c in table.claims]
         sentences += [speed_verdict(c, results, out) for c in table.speed_claims]
         parts.append("\n".join(sentences) + "\n")
         image = images / f"results_table{index}.png"
@@ -646,8 +711,8 @@ def write_results(args, results: dict, exps: dict, split: dict, images: Path, re
     unique = list({(c.first, c.second): c for c in claims}.values())
     parts.append(REPORT_SECTION.format(
         zf_psnr=fmt(zf, "psnr", "{:.2f}"), cx_psnr=fmt(cx, "psnr", "{:.2f}"), zf_ssim=fmt(zf, "ssim", "{:.3f}"),
-        cx_ssim=fmt(cx, "ssim", "{:.3f}"), iterations=iterations,
-        claims="\n".join([*(verdict(c, paired_difference(results, c.first, c.second)) for c in unique),
+        cx_ssim=fmt(cx, "ssim", "{:.3f}"), iterations=cx["iterations"] if cx else "n/a",
+        claims="\n".join([*(verdict(c, results, out) for c in unique),
                            *(speed_verdict(c, results, out) for table in TABLES for c in table.speed_claims)]),
     ))
     results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -687,30 +752,40 @@ def test_sequences(data: str) -> list:
     return [(n, cine) for n, cine in sequences if n in split["test"]]
 
 
-def run_experiment(data: str, iterations: int, out: Path, name: str) -> dict:
-    """Train run ``name`` (resuming it), score it on the test sequences and write its ``eval.json``."""
+def run_experiment(data: str, step: int, out: Path, name: str, iterations: int) -> dict:
+    """Train run ``name`` to ``iterations`` (resuming it), score it on the test sequences and write its
+    ``eval.json``, keeping the scores of the budgets it had reached before."""
     torch.set_num_threads(1)
     description, overrides = experiments()[name]
-    config = run_config(data, iterations, out, name, overrides)
+    folder = out / name
 
     def log(message: str) -> None:
         _log(f"{name}: {message}")
 
+    before = _read_json(folder / EVAL_FILE)
+    earlier = [*before.get("earlier", []), _summary(before)] if before and before.get("iterations") else []
+    config = run_config(data, iterations, step, out, name, overrides)
     log(f"training {iterations} iterations ({description})")
     wall = time.perf_counter()
     train_run(config, log)
-    card = _read_json(out / name / "model.json")
+    card = _read_json(folder / "model.json")
     test = test_sequences(data)
     log(f"scoring on {len(test)} test sequences")
-    result = score(str(out / name), test, log)
+    result = score(str(folder), test, log)
     result.update(
-        name=name, description=description, iterations=iterations, config=config,
-        train_seconds=card["training"]["seconds"], wall_seconds=time.perf_counter() - wall,
+        name=name, description=description, iterations=iterations, config=config, earlier=earlier,
+        train_seconds=card["training"]["seconds"],
+        wall_seconds=time.perf_counter() - wall + (earlier[-1].get("wall_seconds", 0) if earlier else 0),
     )
-    (out / name / EVAL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    log(f"PSNR {result['psnr'][0]:.2f} ± {result['psnr'][1]:.2f} dB, SSIM {result['ssim'][0]:.4f}; "
-        f"{result['wall_seconds']:.0f} s")
+    (folder / EVAL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    log(f"PSNR {result['psnr'][0]:.2f} ± {result['psnr'][1]:.2f} dB, SSIM {result['ssim'][0]:.4f} at "
+        f"{iterations} iterations; {result['wall_seconds']:.0f} s")
     return result
+
+
+def _summary(result: dict) -> dict:
+    """What an earlier budget's scores keep once a run is continued past it."""
+    return {k: result[k] for k in ("iterations", "psnr", "ssim", "wall_seconds") if k in result}
 
 
 def main(argv=None) -> int:
@@ -719,7 +794,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT.relative_to(ROOT)),
                         help=f"folder of the runs (default: {DEFAULT_OUT.relative_to(ROOT)}, tracked in git)")
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
-                        help=f"training iterations of every run (default: {DEFAULT_ITERATIONS})")
+                        help="first budget of every run, and the step by which a run whose validation PSNR "
+                             f"still rises is continued (default: {DEFAULT_ITERATIONS})")
+    parser.add_argument("--max-iterations", type=int, default=MAX_ITERATIONS,
+                        help=f"most iterations of any run (default: {MAX_ITERATIONS})")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side, one thread each (default: 1)")
     parser.add_argument("--results", default=str(ROOT / "docs" / "results.md"), help="results page to write")
     parser.add_argument("--images", default=str(ROOT / "docs" / "images"), help="folder of the curve images")
@@ -729,6 +807,8 @@ def main(argv=None) -> int:
     args.machine = _machine()
     if args.iterations < 1:
         parser.error("--iterations must be at least 1")
+    if args.max_iterations < args.iterations:
+        parser.error("--max-iterations must be at least --iterations")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     torch.set_num_threads(1)
@@ -754,26 +834,44 @@ def main(argv=None) -> int:
     if results[UNTRAINED] is None and not args.tables_only:
         results[UNTRAINED] = score_untrained(out / UNTRAINED, test_sequences(args.data), _log)
     for name in exps:
-        results[name] = finished(out / name, args.iterations)
+        results[name] = scored(out / name, args.iterations, args.max_iterations)
     write_results(args, results, exps, split, Path(args.images), Path(args.results))
     if args.tables_only:
         return 0
 
-    for name in chosen:
-        if results[name] is not None:
-            _log(f"{name}: finished earlier, reused")
-    todo = [n for n in chosen if results[n] is None]
+    budgets = {name: next_budget(results[name], out / name, args.iterations, args.max_iterations)
+               for name in chosen}
+    for name, budget in budgets.items():
+        if budget is None:
+            _log(f"{name}: finished earlier ({results[name]['iterations']} iterations), reused")
+    # unscored runs first, then the continuations, the least trained first; a continued run goes back
+    # to the end of the queue, so every rising run gets its next step before any gets two
+    todo = sorted((n for n, b in budgets.items() if b is not None), key=lambda n: budgets[n])
     # spawn: a fresh interpreter per worker, so no torch thread pool is inherited through fork
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_experiment, args.data, args.iterations, out, name): name for name in todo}
-        for future in as_completed(futures):
-            name = futures[future]
-            try:
-                results[name] = future.result()
-            except Exception as err:  # one failed run must not stop the others; its row says "not run"
-                _log(f"{name}: FAILED: {type(err).__name__}: {err}")
-                continue
-            write_results(args, results, exps, split, Path(args.images), Path(args.results))
+
+        def submit(name: str, budget: int) -> None:
+            futures[pool.submit(run_experiment, args.data, args.iterations, out, name, budget)] = name
+
+        futures: dict = {}
+        for name in todo:
+            submit(name, budgets[name])
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = futures.pop(future)
+                try:
+                    results[name] = future.result()
+                except Exception as err:  # one failed run must not stop the others; its row says "not run"
+                    _log(f"{name}: FAILED: {type(err).__name__}: {err}")
+                    continue
+                write_results(args, results, exps, split, Path(args.images), Path(args.results))
+                budget = next_budget(results[name], out / name, args.iterations, args.max_iterations)
+                if budget is not None:
+                    slope = plateau_slope(out / name, results[name]["iterations"], PLATEAU_FRACTION)
+                    _log(f"{name}: validation PSNR still rising at {results[name]['iterations']} iterations "
+                         f"({slope:+.2f} dB / 100 it. over the last {PLATEAU_FRACTION:.0%}): continuing to {budget}")
+                    submit(name, budget)
     _log(f"done: {args.results}")
     return 0
 
