@@ -76,6 +76,7 @@ CLASSICAL = (ZERO_FILLED, CS_XF)  # methods scored without training
 UNTRAINED = "complex-untrained"  # the complex CNN's seed-0 initial weights: what every complex run starts from
 EVAL_FILE = "eval.json"
 DEFAULT_OUT = ROOT / "benchmarks" / "report_runs"
+VALIDATION_COLUMNS = 15  # most iterations shown in the page's validation table
 SMOOTH_POINTS = 5  # metrics.csv rows averaged in the loss curves (batch-1 losses are noisy)
 
 
@@ -406,6 +407,41 @@ def plot_table(index: int, title: str, entries, out: Path, path: Path) -> bool:
     return True
 
 
+def plot_claims(claims: list[Claim], results: dict, path: Path) -> bool:
+    """Every measured claim's paired PSNR difference with its 95 % interval, signed so that the report's
+    direction points right (a forest plot); False when no claim can be measured yet."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [(c, paired_difference(results, c.first, c.second)) for c in claims]
+    rows = [(c, d) for c, d in rows if d is not None]
+    if not rows:
+        return False
+    figure = Figure(figsize=(9.0, 1.0 + 0.32 * len(rows)), dpi=90)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    for y, (claim, d) in enumerate(reversed(rows)):
+        sign = claim.sign or 1
+        low, high = sorted((sign * d.low, sign * d.high))
+        color = "tab:green" if low > 0 else "tab:red" if high < 0 else "tab:grey"
+        if claim.sign is None:
+            color = "tab:blue"
+        axes.errorbar(sign * d.mean, y, xerr=[[sign * d.mean - low], [high - sign * d.mean]], fmt="o",
+                      color=color, capsize=3, markersize=4)
+        if claim.size is not None:
+            axes.plot(claim.size, y, marker="|", color="black", markersize=10)
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(rows)), [c.label for c, _ in reversed(rows)], fontsize="x-small")
+    axes.set_xlabel("paired Δ PSNR (dB), 95 % interval over the test sequences; > 0: the report's direction\n"
+                    "green: reproduced, red: contradicted, grey: not resolved, blue: not in the report; "
+                    "|: its size", fontsize="x-small")
+    axes.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return True
+
+
 class Paired(NamedTuple):
     """Per-sequence differences ``second - first``: mean, 95 % interval (Student t), wins of ``second``."""
 
@@ -641,13 +677,15 @@ report's finding is not recorded in this project, the difference is only measure
 """
 
 
-def validation_markdown(names, out: Path) -> str:
-    """Validation PSNR / SSIM (sax-05) of every run at each validation iteration, as a Markdown table."""
+def validation_markdown(names, out: Path, columns: int = VALIDATION_COLUMNS) -> str:
+    """Validation PSNR (sax-05) of every run as a Markdown table: at most ``columns`` iterations, evenly
+    spaced (the curves in the images show every point)."""
     runs = {name: [r for r in _metrics_rows(out / name) if r.get("val_psnr")] for name in names}
     runs = {name: rows for name, rows in runs.items() if rows}
     if not runs:
         return ""
     iterations = sorted({int(r["iteration"]) for rows in runs.values() for r in rows})
+    iterations = iterations[math.ceil(len(iterations) / columns) - 1::math.ceil(len(iterations) / columns)]
     reference = next(rows[-1] for rows in runs.values())
     lines = [
         "| run | " + " | ".join(str(i) for i in iterations) + " |",
@@ -700,7 +738,8 @@ def write_results(args, results: dict, exps: dict, split: dict, images: Path, re
     if validation:
         parts.append("### Validation during training\n\nPSNR (dB) of each run on the validation sequence "
                      f"sax-05 (full size, R = {ACCELERATION:g}, mask seed 0; the zero-filled value is constant), "
-                     "by iteration. The tables above score the weights of the last iteration.\n")
+                     f"at up to {VALIDATION_COLUMNS} evenly spaced validation iterations (the curves above draw every one). The tables "
+                     "score the weights of the last iteration.\n")
         parts.append(validation + "\n")
     zf, cx = results.get(ZERO_FILLED), results.get("complex")
 
@@ -709,12 +748,15 @@ def write_results(args, results: dict, exps: dict, split: dict, images: Path, re
 
     claims = [c for table in TABLES for c in table.claims]
     unique = list({(c.first, c.second): c for c in claims}.values())
+    forest = images / "results_claims.png"
     parts.append(REPORT_SECTION.format(
         zf_psnr=fmt(zf, "psnr", "{:.2f}"), cx_psnr=fmt(cx, "psnr", "{:.2f}"), zf_ssim=fmt(zf, "ssim", "{:.3f}"),
         cx_ssim=fmt(cx, "ssim", "{:.3f}"), iterations=cx["iterations"] if cx else "n/a",
         claims="\n".join([*(verdict(c, results, out) for c in unique),
                            *(speed_verdict(c, results, out) for table in TABLES for c in table.speed_claims)]),
     ))
+    if plot_claims(unique, results, forest):
+        parts.append(f"![Every claim's paired PSNR difference with its 95 % interval](images/{forest.name})\n")
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text("\n".join(parts).rstrip() + "\n", encoding="utf-8")
 
