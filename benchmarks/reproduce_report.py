@@ -456,8 +456,35 @@ def paired_difference(results: dict, first: str, second: str, key: str = "psnr")
     """``key`` of run ``second`` minus run ``first`` on the same test sequences; None if one is missing."""
     if not (results.get(first) and results.get(second)):
         return None
-    reference = {r["sequence"]: r[key] for r in results[first]["per_sequence"]}
-    diffs = np.array([r[key] - reference[r["sequence"]] for r in results[second]["per_sequence"]])
+    return _paired(results[first], results[second], key)
+
+
+def scores_at(result: dict | None, iterations: int) -> dict | None:
+    """A trained run's scores at ``iterations`` (its last budget or an earlier one), else None."""
+    if not result:
+        return None
+    if result.get("iterations") == iterations:
+        return result
+    return next((e for e in result.get("earlier", []) if e["iterations"] == iterations and "per_sequence" in e),
+                None)
+
+
+def matched_difference(results: dict, first: str, second: str) -> tuple[int, Paired] | None:
+    """``(budget, paired difference)`` of two trained runs of different budgets, both scored at the
+    smaller one; None when their budgets agree or one was not scored there."""
+    one, two = results.get(first), results.get(second)
+    if not (one and two and "train_seconds" in one and "train_seconds" in two):
+        return None
+    if one["iterations"] == two["iterations"]:
+        return None
+    budget = min(one["iterations"], two["iterations"])
+    one, two = scores_at(one, budget), scores_at(two, budget)
+    return (budget, _paired(one, two)) if one and two else None
+
+
+def _paired(first: dict, second: dict, key: str = "psnr") -> Paired:
+    reference = {r["sequence"]: r[key] for r in first["per_sequence"]}
+    diffs = np.array([r[key] - reference[r["sequence"]] for r in second["per_sequence"]])
     half = stats.t.ppf(0.975, diffs.size - 1) * diffs.std(ddof=1) / math.sqrt(diffs.size)
     mean = float(diffs.mean())
     return Paired(mean, mean - half, mean + half, int((diffs > 0).sum()), int(diffs.size))
@@ -471,6 +498,12 @@ def verdict(claim: Claim, results: dict, out: Path) -> str:
     """One sentence: whether the report's claim is reproduced, contradicted or not resolved here
     (and which of its runs was still rising when it stopped)."""
     sentence = _measured_verdict(claim, paired_difference(results, claim.first, claim.second))
+    matched = matched_difference(results, claim.first, claim.second)
+    if matched and "**missing**" not in sentence:
+        budget, paired = matched
+        sentence += (f" Their budgets differ ({results[claim.first]['iterations']} and "
+                     f"{results[claim.second]['iterations']} iterations); at {budget} iterations each: "
+                     f"{_interval(paired)} dB.")
     rising = [f"{name} at {results[name]['iterations']} iterations" for name in (claim.first, claim.second)
               if still_rising(results, name, out)]
     if rising and "**missing**" not in sentence:
@@ -826,8 +859,9 @@ def run_experiment(data: str, step: int, out: Path, name: str, iterations: int) 
 
 
 def _summary(result: dict) -> dict:
-    """What an earlier budget's scores keep once a run is continued past it."""
-    return {k: result[k] for k in ("iterations", "psnr", "ssim", "wall_seconds") if k in result}
+    """What an earlier budget's scores keep once a run is continued past it (the per-sequence scores
+    too, for comparisons at matched budgets)."""
+    return {k: result[k] for k in ("iterations", "psnr", "ssim", "per_sequence", "wall_seconds") if k in result}
 
 
 def main(argv=None) -> int:

@@ -86,3 +86,19 @@ def test_rising_runs_are_flagged_in_the_verdicts(tmp_path):
 def test_only_scores_at_a_budget_step_are_reused(tmp_path, iterations, usable):
     (tmp_path / report.EVAL_FILE).write_text(json.dumps(_result([30.0] * 5, iterations)))
     assert (report.scored(tmp_path, 1000, 3000) is not None) == usable
+
+
+def test_runs_of_different_budgets_are_also_compared_at_the_smaller_one(tmp_path):
+    early = _result([30.0, 31.0, 29.0, 33.0, 32.0], 1000)
+    later = {**_result([31.0, 32.5, 29.5, 34.0, 33.0], 2000), "earlier": [early]}
+    other = _result([30.5, 31.2, 29.4, 33.1, 32.6], 1000)
+    results = {"a": other, "b": later}
+    for name in results:
+        _write_validation(tmp_path / name, {i: 30.0 for i in range(100, 2001, 100)})
+    budget, paired = report.matched_difference(results, "a", "b")
+    assert budget == 1000
+    assert paired.mean == pytest.approx(np.mean(np.subtract([30.0, 31.0, 29.0, 33.0, 32.0],
+                                                            [30.5, 31.2, 29.4, 33.1, 32.6])))
+    assert "at 1000 iterations each: " in report.verdict(report.Claim("b beats a", "a", "b", +1), results, tmp_path)
+    assert report.matched_difference({"a": other, "b": early}, "a", "b") is None  # same budget
+    assert report.matched_difference({"a": other, "b": {**later, "earlier": []}}, "a", "b") is None
