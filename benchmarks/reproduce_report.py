@@ -332,12 +332,15 @@ def scored(folder: Path, step: int, max_iterations: int) -> dict | None:
     return result
 
 
-def next_budget(result: dict | None, folder: Path, step: int, max_iterations: int) -> int | None:
-    """The budget a run is to be trained to next: ``step`` when unscored, one step more while its
-    validation PSNR still rises (``PLATEAU_SLOPE``), None when it has plateaued or reached the cap."""
+def next_budget(result: dict | None, folder: Path, step: int, max_iterations: int, floor: int = 0) -> int | None:
+    """The budget a run is to be trained to next: ``step`` when unscored, one step more while it is
+    below ``floor`` or its validation PSNR still rises (``PLATEAU_SLOPE``), None when it has plateaued
+    or reached the cap."""
     if result is None:
         return step
     done = result["iterations"]
+    if done < floor and done + step <= max_iterations:
+        return done + step
     slope = plateau_slope(folder, done, PLATEAU_FRACTION)
     if done + step > max_iterations or slope is None or slope <= PLATEAU_SLOPE:
         return None
@@ -611,7 +614,9 @@ validation PSNR over the last 30 % of the run ("slope, last 30 %", in dB per 100
 validation points at {iterations} iterations, seven at {twice}) is above {plateau:g}. The column "slope, last
 10 %" is the same over the last two points only, more sensitive to the noise of one validation sequence
 and of batch-1 steps. A run that stops at the cap still rising is flagged in its table and in the
-verdicts that use it.
+verdicts that use it. Where the two runs of a comparison have different budgets, the verdict also gives
+their difference at the smaller one; a run may be trained past its plateau on request
+(`--only RUN --min-iterations N`) to compare it at a matched budget.
 
 | setting | value |
 | --- | --- |
@@ -874,6 +879,9 @@ def main(argv=None) -> int:
                              f"still rises is continued (default: {DEFAULT_ITERATIONS})")
     parser.add_argument("--max-iterations", type=int, default=MAX_ITERATIONS,
                         help=f"most iterations of any run (default: {MAX_ITERATIONS})")
+    parser.add_argument("--min-iterations", type=int, default=0,
+                        help="train the chosen runs to at least this many iterations, plateau or not (to "
+                             "compare runs at a matched budget; default: the plateau rule alone)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side, one thread each (default: 1)")
     parser.add_argument("--results", default=str(ROOT / "docs" / "results.md"), help="results page to write")
     parser.add_argument("--images", default=str(ROOT / "docs" / "images"), help="folder of the curve images")
@@ -915,8 +923,8 @@ def main(argv=None) -> int:
     if args.tables_only:
         return 0
 
-    budgets = {name: next_budget(results[name], out / name, args.iterations, args.max_iterations)
-               for name in chosen}
+    budgets = {name: next_budget(results[name], out / name, args.iterations, args.max_iterations,
+                                 args.min_iterations) for name in chosen}
     for name, budget in budgets.items():
         if budget is None:
             _log(f"{name}: finished earlier ({results[name]['iterations']} iterations), reused")
@@ -942,11 +950,14 @@ def main(argv=None) -> int:
                     _log(f"{name}: FAILED: {type(err).__name__}: {err}")
                     continue
                 write_results(args, results, exps, split, Path(args.images), Path(args.results))
-                budget = next_budget(results[name], out / name, args.iterations, args.max_iterations)
+                budget = next_budget(results[name], out / name, args.iterations, args.max_iterations,
+                                     args.min_iterations)
                 if budget is not None:
                     slope = plateau_slope(out / name, results[name]["iterations"], PLATEAU_FRACTION)
-                    _log(f"{name}: validation PSNR still rising at {results[name]['iterations']} iterations "
-                         f"({slope:+.2f} dB / 100 it. over the last {PLATEAU_FRACTION:.0%}): continuing to {budget}")
+                    why = ("below --min-iterations" if results[name]["iterations"] < args.min_iterations
+                           else "validation PSNR still rising")
+                    _log(f"{name}: {why} at {results[name]['iterations']} iterations ({slope:+.2f} dB / 100 it. "
+                         f"over the last {PLATEAU_FRACTION:.0%}): continuing to {budget}")
                     submit(name, budget)
     _log(f"done: {args.results}")
     return 0

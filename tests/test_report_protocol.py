@@ -71,6 +71,8 @@ def test_a_rising_run_is_continued_until_flat_or_capped(tmp_path):
     assert report.still_rising({"r": _result([30.0] * 5, 1000)}, "r", tmp_path)
     _write_validation(run, {**rising, **{i: 35.0 + (i % 200) * 1e-3 for i in range(1100, 2001, 100)}})
     assert report.next_budget(_result([30.0] * 5, 2000), run, 1000, 3000) is None  # flat since 1100
+    assert report.next_budget(_result([30.0] * 5, 2000), run, 1000, 3000, floor=3000) == 3000  # on request
+    assert report.next_budget(_result([30.0] * 5, 3000), run, 1000, 3000, floor=4000) is None  # still capped
     assert not report.still_rising({"r": _result([30.0] * 5, 2000)}, "r", tmp_path)
 
 
