@@ -543,9 +543,10 @@ def validation_points(folder: Path) -> tuple[list[int], list[float]]:
 
 
 def plateau_slope(folder: Path, iterations: int, fraction: float = 0.1) -> float | None:
-    """Validation PSNR change over the last ``fraction`` of training, in dB per 100 iterations (least squares)."""
+    """Validation PSNR change over the last ``fraction`` of the first ``iterations`` of training, in dB
+    per 100 iterations (least squares)."""
     x, y = validation_points(folder)
-    last = [(i, v) for i, v in zip(x, y) if i >= (1 - fraction) * iterations]
+    last = [(i, v) for i, v in zip(x, y) if (1 - fraction) * iterations <= i <= iterations]
     if len(last) < 2:
         return None
     xs, ys = np.array(last, dtype=float).T
@@ -715,6 +716,30 @@ report's finding is not recorded in this project, the difference is only measure
 """
 
 
+def budget_markdown(names, results: dict, out: Path) -> str:
+    """Test PSNR of every run trained past its first budget, at each budget it was scored at, with the
+    plateau slope (last 30 %) the rule read there; empty when no run was continued."""
+    runs = {name: [*results[name].get("earlier", []), results[name]] for name in names
+            if results.get(name) and results[name].get("earlier")}
+    if not runs:
+        return ""
+    budgets = sorted({entry["iterations"] for entries in runs.values() for entry in entries})
+    lines = ["| run | " + " | ".join(f"{b} iterations" for b in budgets) + " | change from the first budget (dB) |",
+             "| --- |" + " --- |" * (len(budgets) + 1)]
+    for name, entries in runs.items():
+        by_budget = {entry["iterations"]: entry for entry in entries}
+        cells = []
+        for budget in budgets:
+            entry = by_budget.get(budget)
+            slope = plateau_slope(out / name, budget, PLATEAU_FRACTION) if entry else None
+            cells.append("" if entry is None else f"{entry['psnr'][0]:.2f}"
+                         + (f" (slope {slope:+.2f}: {'rising' if slope > PLATEAU_SLOPE else 'flat'})"
+                            if slope is not None else ""))
+        change = entries[-1]["psnr"][0] - entries[0]["psnr"][0]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {change:+.2f} |")
+    return "\n".join(lines)
+
+
 def validation_markdown(names, out: Path, columns: int = VALIDATION_COLUMNS) -> str:
     """Validation PSNR (sax-05) of every run as a Markdown table: at most ``columns`` iterations, evenly
     spaced (the curves in the images show every point)."""
@@ -772,6 +797,15 @@ def write_results(args, results: dict, exps: dict, split: dict, images: Path, re
         image = images / f"results_table{index}.png"
         if plot_table(index, table.title, table.rows, out, image):
             parts.append(f"![{table.title}: training MSE and validation PSNR](images/{image.name})\n")
+    budgets = budget_markdown(list(exps), results, out)
+    if budgets:
+        parts.append("### Runs trained past their first budget\n\nTest PSNR (dB, mean over the 5 test sequences) "
+                     "of each continued run at every budget it was scored at, with the validation slope (dB / 100 "
+                     f"it., last 30 %) the plateau rule read there: above {PLATEAU_SLOPE:g} the rule continues a run "
+                     "(\"rising\"); a \"flat\" run continued anyway was trained on request (`--min-iterations`), "
+                     "which tests the rule: what it gained after the rule would have stopped it is what the rule, "
+                     "reading one validation sequence, misses.\n")
+        parts.append(budgets + "\n")
     validation = validation_markdown(list(exps), out)
     if validation:
         parts.append("### Validation during training\n\nPSNR (dB) of each run on the validation sequence "

@@ -104,3 +104,14 @@ def test_runs_of_different_budgets_are_also_compared_at_the_smaller_one(tmp_path
     assert "at 1000 iterations each: " in report.verdict(report.Claim("b beats a", "a", "b", +1), results, tmp_path)
     assert report.matched_difference({"a": other, "b": early}, "a", "b") is None  # same budget
     assert report.matched_difference({"a": other, "b": {**later, "earlier": []}}, "a", "b") is None
+
+
+def test_budget_table_shows_what_continued_training_changed(tmp_path):
+    run = tmp_path / "r"
+    _write_validation(run, {i: 30.0 + min(i, 1000) * 0.005 for i in range(100, 2001, 100)})
+    results = {"r": {**_result([31.0] * 5, 2000), "earlier": [_result([30.0] * 5, 1000)]},
+               "s": _result([30.0] * 5, 1000)}
+    table = report.budget_markdown(["r", "s"], results, tmp_path)
+    assert "| r | 30.00 (slope +0.50: rising) | 31.00 (slope +0.00: flat) | +1.00 |" in table
+    assert "| s |" not in table  # not continued
+    assert report.budget_markdown(["s"], results, tmp_path) == ""
