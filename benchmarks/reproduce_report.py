@@ -652,9 +652,9 @@ and is a confound of Tables 1 and 6; Table 1 therefore also compares the two net
 ## Results
 
 Page written {date}: {n_done} of {n_total} trainings scored, {n_rising} of them still rising
-(at the cap, or to be continued by rerunning the command); {wall_minutes:.0f} min of wall time for the
-trainings and their scoring (summed over runs trained side by side), of which {train_minutes:.0f} min of training steps (validation excluded)
-and {eval_minutes:.1f} min of test scoring.
+(at the cap, or to be continued by rerunning the command); {train_minutes:.0f} min of training steps
+(validation excluded, summed over the runs, which trained side by side and across sessions) and
+{eval_minutes:.1f} min of test scoring.
 """
 
 TABLE_HEADER = ("| method | PSNR (dB) | SSIM | paired Δ PSNR (dB) [95 % interval] | iterations "
@@ -780,7 +780,6 @@ def write_results(args, results: dict, exps: dict, split: dict, images: Path, re
         machine=args.machine, date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         n_done=len(trained), n_total=len(exps), n_rising=sum(still_rising(results, name, out) for name in trained),
         train_minutes=sum(v.get("train_seconds", 0) for v in trained.values()) / 60,
-        wall_minutes=sum(v.get("wall_seconds", 0) for v in trained.values()) / 60,
         eval_minutes=sum(v.get("eval_seconds", 0) for v in results.values() if v) / 60,
     )
     parts = [text]
