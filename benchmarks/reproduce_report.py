@@ -339,12 +339,16 @@ def next_budget(result: dict | None, folder: Path, step: int, max_iterations: in
     if result is None:
         return step
     done = result["iterations"]
-    if done < floor and done + step <= max_iterations:
-        return done + step
-    slope = plateau_slope(folder, done, PLATEAU_FRACTION)
-    if done + step > max_iterations or slope is None or slope <= PLATEAU_SLOPE:
+    if done + step > max_iterations:
         return None
-    return done + step
+    return done + step if done < floor or rising_at(folder, done) else None
+
+
+def rising_at(folder: Path, iterations: int) -> bool:
+    """Whether a run's validation PSNR still rose at ``iterations`` by the plateau rule (``PLATEAU_SLOPE``
+    over the last ``PLATEAU_FRACTION``)."""
+    slope = plateau_slope(folder, iterations, PLATEAU_FRACTION)
+    return slope is not None and slope > PLATEAU_SLOPE
 
 
 # ----------------------------------------------------------------------------- results page
@@ -500,16 +504,19 @@ def _interval(paired: Paired) -> str:
 def verdict(claim: Claim, results: dict, out: Path) -> str:
     """One sentence: whether the report's claim is reproduced, contradicted or not resolved here
     (and which of its runs was still rising when it stopped)."""
-    sentence = _measured_verdict(claim, paired_difference(results, claim.first, claim.second))
+    paired = paired_difference(results, claim.first, claim.second)
+    sentence = _measured_verdict(claim, paired)
+    if paired is None:
+        return sentence
     matched = matched_difference(results, claim.first, claim.second)
-    if matched and "**missing**" not in sentence:
+    if matched:
         budget, paired = matched
         sentence += (f" Their budgets differ ({results[claim.first]['iterations']} and "
                      f"{results[claim.second]['iterations']} iterations); at {budget} iterations each: "
                      f"{_interval(paired)} dB.")
     rising = [f"{name} at {results[name]['iterations']} iterations" for name in (claim.first, claim.second)
               if still_rising(results, name, out)]
-    if rising and "**missing**" not in sentence:
+    if rising:
         sentence += f" Still rising when scored: {', '.join(rising)}; the difference may change with training."
     return sentence
 
@@ -666,10 +673,7 @@ TABLE_HEADER = ("| method | PSNR (dB) | SSIM | paired Δ PSNR (dB) [95 % interva
 def still_rising(results: dict, name: str, out: Path) -> bool:
     """Whether trained run ``name`` stopped (at the cap, or before being continued) above the plateau slope."""
     result = results.get(name)
-    if not result or "train_seconds" not in result:
-        return False
-    slope = plateau_slope(out / name, result["iterations"], PLATEAU_FRACTION)
-    return slope is not None and slope > PLATEAU_SLOPE
+    return bool(result) and "train_seconds" in result and rising_at(out / name, result["iterations"])
 
 
 def table_markdown(table: Table, results: dict, out: Path) -> str:
@@ -733,7 +737,7 @@ def budget_markdown(names, results: dict, out: Path) -> str:
             entry = by_budget.get(budget)
             slope = plateau_slope(out / name, budget, PLATEAU_FRACTION) if entry else None
             cells.append("" if entry is None else f"{entry['psnr'][0]:.2f}"
-                         + (f" (slope {slope:+.2f}: {'rising' if slope > PLATEAU_SLOPE else 'flat'})"
+                         + (f" (slope {slope:+.2f}: {'rising' if rising_at(out / name, budget) else 'flat'})"
                             if slope is not None else ""))
         change = entries[-1]["psnr"][0] - entries[0]["psnr"][0]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {change:+.2f} |")
@@ -888,7 +892,7 @@ def run_experiment(data: str, step: int, out: Path, name: str, iterations: int) 
     result.update(
         name=name, description=description, iterations=iterations, config=config, earlier=earlier,
         train_seconds=card["training"]["seconds"],
-        wall_seconds=time.perf_counter() - wall + (earlier[-1].get("wall_seconds", 0) if earlier else 0),
+        wall_seconds=time.perf_counter() - wall,
     )
     (folder / EVAL_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     log(f"PSNR {result['psnr'][0]:.2f} ± {result['psnr'][1]:.2f} dB, SSIM {result['ssim'][0]:.4f} at "
@@ -899,7 +903,7 @@ def run_experiment(data: str, step: int, out: Path, name: str, iterations: int) 
 def _summary(result: dict) -> dict:
     """What an earlier budget's scores keep once a run is continued past it (the per-sequence scores
     too, for comparisons at matched budgets)."""
-    return {k: result[k] for k in ("iterations", "psnr", "ssim", "per_sequence", "wall_seconds") if k in result}
+    return {k: result[k] for k in ("iterations", "psnr", "ssim", "per_sequence") if k in result}
 
 
 def main(argv=None) -> int:
