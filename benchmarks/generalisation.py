@@ -12,6 +12,12 @@ The sets (built from the pig long-axis cines, a view the shipped network never s
 - ``8-bit``: magnitude quantised to 256 levels (an exported DICOM/PNG cine);
 - ``smooth phase``: a random smooth spatial phase (real scans are complex);
 - ``uptake``: a region brightening along a contrast uptake curve (first-pass perfusion: not periodic);
+- ``pig SAX``: short-axis slices 4, 8, 12, 16 (the view the defaults were tuned on, other slices);
+- ``30 x 184 x 256 8-bit``: 30 frames, the central 184 rows, quantised to 256 levels (a human cine
+  as exported from a scanner console);
+- ``small motion``: the motion scaled to 30 % around the temporal mean (high temporal redundancy:
+  the best weights lie far above the defaults);
+- ``strong noise``: complex k-space noise of standard deviation 0.05 (of max |x| = 1);
 - ``phantom``: the procedural cardiac phantom (complex, 20 x 128 x 128).
 
 Derived sets use LAX cines 1, 5, 9, 13. Protocol (../shared/DATA.md): every cine scaled to max
@@ -34,12 +40,22 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DERIVED_FROM = (1, 5, 9, 13)
 SECTION = "## Generalisation: stress sets"
-SET_ORDER = ("pig LAX", "8 frames", "30 frames", "184 x 256", "8-bit", "smooth phase", "uptake", "phantom")
+SET_ORDER = ("pig LAX", "pig SAX", "8 frames", "30 frames", "184 x 256", "8-bit", "30 x 184 x 256 8-bit",
+             "smooth phase", "uptake", "small motion", "strong noise", "phantom")
+# k-space noise (standard deviation, cines scaled to max |x| = 1) of the sets that simulate noisy scans
+NOISE = {"strong noise": 0.05}
+SAX_SLICES = (4, 8, 12, 16)
 
 
 def _scaled(cine: np.ndarray) -> np.ndarray:
     cine = np.asarray(cine, dtype=np.complex64)
     return cine / np.abs(cine).max()
+
+
+def _rows(cine: np.ndarray, rows: int) -> np.ndarray:
+    """The central ``rows`` rows of ``(T, H, W)``."""
+    start = (cine.shape[1] - rows) // 2
+    return cine[:, start:start + rows]
 
 
 def resample_frames(cine: np.ndarray, n_frames: int) -> np.ndarray:
@@ -91,10 +107,16 @@ def stress_sets(data: str, lax_indices=None) -> dict[str, list[tuple[str, np.nda
                     if lax_indices is None or i in lax_indices],
         "8 frames": [(n, _scaled(c[np.linspace(0, len(c), 8, endpoint=False).astype(int)])) for n, c in derived],
         "30 frames": [(n, _scaled(resample_frames(c, 30))) for n, c in derived],
-        "184 x 256": [(n, _scaled(c[:, (c.shape[1] - 184) // 2:(c.shape[1] - 184) // 2 + 184])) for n, c in derived],
+        "184 x 256": [(n, _scaled(_rows(c, 184))) for n, c in derived],
         "8-bit": [(n, _scaled(np.round(np.abs(_scaled(c)) * 255) / 255)) for n, c in derived],
         "smooth phase": [(n, _scaled(c * np.exp(1j * smooth_phase(c.shape[1:], rng)))) for n, c in derived],
         "uptake": [(n, _scaled(contrast_uptake(np.abs(c), rng))) for n, c in derived],
+        "pig SAX": [(name, _scaled(cine)) for i, (name, cine) in enumerate(load_sequences(f"{data}:sax"))
+                    if i in SAX_SLICES],
+        "30 x 184 x 256 8-bit": [(n, _scaled(np.round(np.abs(_scaled(_rows(resample_frames(c, 30), 184))) * 255) / 255))
+                                 for n, c in derived],
+        "small motion": [(n, _scaled(c.mean(0) + 0.3 * (c - c.mean(0)))) for n, c in derived],
+        "strong noise": [(n, _scaled(c)) for n, c in derived],
         "phantom": [(f"phantom {s}", _scaled(cardiac_phantom(20, 128, 128, seed=s))) for s in range(3)],
     }
     return sets
@@ -115,7 +137,7 @@ def method_specs(networks: list[str]) -> list[tuple[str, str, dict]]:
     return specs
 
 
-def run_set(cines, specs, acceleration: float, log) -> dict:
+def run_set(cines, specs, acceleration: float, log, set_name: str = "") -> dict:
     """Scores of every method on one set: ``{label: {"psnr", "ssim", "seconds", "settings": [per cine]}}``."""
     from napari_dynmri.metrics import psnr, ssim
     from napari_dynmri.recon import get_method
@@ -124,7 +146,7 @@ def run_set(cines, specs, acceleration: float, log) -> dict:
     methods = [(label, get_method(spec, device="cpu", **options)) for label, spec, options in specs]
     scores = {label: {"psnr": [], "ssim": [], "seconds": [], "settings": []} for label, _ in methods}
     for index, (name, cine) in enumerate(cines):
-        case = simulate(cine, "vd-random", acceleration, 8, index)
+        case = simulate(cine, "vd-random", acceleration, 8, index, noise_sigma=NOISE.get(set_name, 0.0))
         for label, method in methods:
             start = time.perf_counter()
             recon = method.reconstruct(case.kspace, case.mask)
@@ -220,11 +242,11 @@ def speed_table(methods: list[str], args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_section(document: Path, section: str) -> None:
-    """Put ``section`` (which starts with ``SECTION``) into ``document``, replacing an older one."""
+def replace_section(document: Path, section: str, heading: str = SECTION) -> None:
+    """Put ``section`` (which starts with ``heading``) into ``document``, replacing an older one."""
     text = document.read_text(encoding="utf-8") if document.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        before, rest = text.split(SECTION, 1)
+    if heading in text:
+        before, rest = text.split(heading, 1)
         after = rest[rest.find("\n## "):] if "\n## " in rest else ""
         text = before + section + after
     else:
@@ -279,7 +301,8 @@ def main() -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     for name, cines in sets.items():
         print(f"== {name} ({len(cines)} cines)", file=sys.stderr, flush=True)
-        scores = run_set(cines, run_specs, args.acceleration, lambda line: print(line, file=sys.stderr, flush=True))
+        scores = run_set(cines, run_specs, args.acceleration, lambda line: print(line, file=sys.stderr, flush=True),
+                         name)
         results[name] = {**results.get(name, {}), **scores}
         args.json.write_text(json.dumps(results, indent=1))  # a partial record if the run is stopped
     complete = [name for name in results if all(label in results[name] for label in labels)]

@@ -89,7 +89,8 @@ def _good(shape=SHAPE) -> np.ndarray:
     return cardiac_phantom(*shape, seed=0).real.astype(np.float32)
 
 
-def _write_dicom(path: Path, pixels, *, time: float, number: int, series: str | None, uid: str | None = None):
+def _write_dicom(path: Path, pixels, *, time: float | None, number: int | None, series: str | None,
+                 uid: str | None = None):
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
@@ -103,7 +104,11 @@ def _write_dicom(path: Path, pixels, *, time: float, number: int, series: str | 
     ds.Modality = "MR"
     if series is not None:
         ds.SeriesInstanceUID = series
-    ds.SliceLocation, ds.TriggerTime, ds.InstanceNumber = 0.0, time, number
+    ds.SliceLocation = 0.0
+    if time is not None:
+        ds.TriggerTime = time
+    if number is not None:
+        ds.InstanceNumber = number
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
@@ -247,6 +252,17 @@ def _make_bad_files(root: Path) -> dict[str, Path]:
     for scan in range(2):
         for t in range(3):
             _write_dicom(merged / f"scan{scan}_{t}.dcm", pixels, time=40.0 * t, number=t + 1, series=None)
+    # two acquisitions without series UIDs whose trigger times differ by 1 ms (they used to merge into one cine)
+    apart = add("dicom_two_acquisitions_1ms")
+    apart.mkdir()
+    for scan in range(2):
+        for t in range(3):
+            _write_dicom(apart / f"scan{scan}_{t}.dcm", pixels, time=40.0 * t + scan, number=t + 1, series=None)
+    # frames that nothing orders: neither TriggerTime nor InstanceNumber
+    unordered = add("dicom_unordered")
+    unordered.mkdir()
+    for t in range(3):
+        _write_dicom(unordered / f"frame{t}.dcm", pixels, time=None, number=None, series="1.2.4")
     return files
 
 
@@ -261,7 +277,7 @@ BAD_FILES = (
     + ["fifo.npz", "fifo.h5", "folder.npz", "dangling.npy", "device.npy", "missing.npz"]
     + ["external_link.h5", "external_storage.h5", "virtual.h5"]
     + ["fill_value_bomb.h5", "header_bomb.npz", "header_bomb.tif", "header_bomb.mat"]
-    + ["dicom_series_twice", "dicom_two_acquisitions"]
+    + ["dicom_series_twice", "dicom_two_acquisitions", "dicom_two_acquisitions_1ms", "dicom_unordered"]
 )
 FILE_ENTRY_POINTS = ("info", "simulate", "recon", "eval", "train", "napari", "api")
 
@@ -919,3 +935,53 @@ def test_corpus_size():
     total = sum(COUNTS.values())
     print("\n" + "\n".join(f"{count:4d}  {name}" for name, count in COUNTS.items()) + f"\n{total:4d}  in all")
     assert total >= 200
+
+
+# ----------------------------------------------------------------------------- issue 23: what remained
+
+
+DICOM_REASONS = {
+    "dicom_two_acquisitions_1ms": "holds two images of one slice with instance number 1 (scan0_0.dcm at 0 ms and "
+                                  "scan1_0.dcm at 1 ms): two acquisitions, not one cine",
+    "dicom_unordered": "has neither TriggerTime nor InstanceNumber, so its place in the cardiac cycle is unknown",
+    "dicom_two_acquisitions": "holds two images of one slice at the same trigger time and instance number",
+}
+COUNTS["DICOM refusals with their reason"] = len(DICOM_REASONS)
+
+
+@pytest.mark.parametrize("name", DICOM_REASONS)
+def test_dicom_refusals_give_the_right_reason(bad_files, name, capsys):
+    line = assert_refused(*cli(["info", bad_files[name]], capsys), name)
+    assert DICOM_REASONS[name] in line, line
+
+
+def _uint8_cines(root: Path) -> dict[str, Path]:
+    """One (5, 25, 25) uint8 cine (3125 bytes stored, 12500 as float32) in every container format."""
+    cine = np.full((5, 25, 25), 7, np.uint8)
+    root.mkdir()
+    paths = {suffix: root / f"u8{suffix}" for suffix in (".npy", ".npz", ".tif", ".h5", ".mat")}
+    np.save(paths[".npy"], cine)
+    np.savez_compressed(paths[".npz"], target=cine)
+    tifffile.imwrite(paths[".tif"], cine, photometric="minisblack")
+    with h5py.File(paths[".h5"], "w") as f:
+        f.create_dataset("target", data=cine, compression="gzip")
+    scipy.io.savemat(paths[".mat"], {"cine": cine.transpose(1, 2, 0)}, do_compression=True)
+    return paths
+
+
+UINT8_SUFFIXES = (".npy", ".npz", ".tif", ".h5", ".mat")
+COUNTS["decoded size counts the float32 copy"] = len(UINT8_SUFFIXES) * 2
+
+
+@pytest.mark.parametrize("suffix", UINT8_SUFFIXES)
+def test_the_size_limit_counts_the_float32_copy_the_tool_makes(suffix, tmp_path, capsys, monkeypatch):
+    """3125 bytes of uint8 become 12500 bytes of float32: under a 9 kB limit the file is refused (the
+    stored size alone fits), with a line saying why; under 20 kB it reads."""
+    path = _uint8_cines(tmp_path / "cines")[suffix]
+    monkeypatch.setenv("DYNMRI_MAX_DECODED_BYTES", "9K")
+    line = assert_refused(*cli(["info", path], capsys), path.name)
+    assert "over the limit of 9 kB" in line and "float32" in line, line
+    with pytest.raises(ValueError, match="float32"):
+        read_cine(path)
+    monkeypatch.setenv("DYNMRI_MAX_DECODED_BYTES", "20K")
+    assert read_cine(path).data.shape == (5, 25, 25)

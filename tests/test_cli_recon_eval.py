@@ -44,10 +44,10 @@ def test_recon_of_a_simulate_npz_writes_all_keys(simulated, tmp_path, capsys):
         meta = json.loads(str(saved["meta"]))
     assert meta["method"] == "cs-ttv" and meta["device"] == "cpu" and meta["seconds"] >= 0
     assert meta["acquisition"]["seed"] == 3
-    assert meta["settings"]["weight"] == "automatic" and meta["settings"]["lam"] > 0
+    assert meta["settings"]["weight"] == "cross-validated" and meta["settings"]["lam"] > 0
     assert psnr(recon, sim.target) > psnr(sim.zero_filled, sim.target) + 3
     out_line = capsys.readouterr().out
-    assert "PSNR" in out_line and f"lam {meta['settings']['lam']:g}, automatic" in out_line
+    assert "PSNR" in out_line and f"lam {meta['settings']['lam']:g}, cross-validated" in out_line
 
 
 def test_recon_default_method_and_a_fixed_weight(simulated, tmp_path, capsys):
@@ -60,8 +60,9 @@ def test_recon_default_method_and_a_fixed_weight(simulated, tmp_path, capsys):
         meta = json.loads(str(saved["meta"]))
     assert meta["method"] == DEFAULT_METHOD == "cs-auto"
     chosen = meta["settings"]["method"]
-    assert chosen == min(meta["settings"]["holdout_error"], key=meta["settings"]["holdout_error"].get)
-    assert meta["settings"]["iterations"] == 7 and f"({chosen}, lam" in capsys.readouterr().out
+    scores = meta["settings"]["cross_validation"]["scores"]
+    assert min(scores, key=lambda label: scores[label]["importance"]).startswith(chosen)
+    assert meta["settings"]["iterations"] == 7 and f"({chosen}" in capsys.readouterr().out
     args = ["recon", str(path), "-o", str(out), "--overwrite", "--model", "cs-xf", "--lam", "0.002", "--iterations", "7"]
     assert main(args) == 0
     with np.load(out) as saved:

@@ -21,7 +21,6 @@ from napari_dynmri.metrics import evaluate, psnr_per_frame, ssim_per_frame
 from napari_dynmri.physics import make_mask, undersample
 from napari_dynmri.profiles import line_profile
 from napari_dynmri.recon import ReconCancelled, ReconMethod
-from napari_dynmri.recon.weight import DEFAULT_FACTORS
 
 SHAPE = (8, 64, 64)
 
@@ -108,6 +107,25 @@ def test_undersample_uses_the_displayed_slice_of_a_multislice_cine(make_napari_v
     assert layers[-1].metadata[SETTINGS_KEY]["slice"] == 1
 
 
+def test_reconstruct_adds_the_trust_map_when_asked(viewer, qtbot, phantom):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    widget.model.value = "cs-xf"
+    assert shown(widget.uncertainty) and not widget.uncertainty.value
+    widget.automatic_weight.value = False
+    widget.iterations.value = 10
+    widget.uncertainty.value = True
+    widget.device.value = "cpu"
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    trust = viewer.layers["trust map of recon (cs-xf)"]
+    assert trust.data.shape == phantom.shape and trust.data.min() >= 0 and trust.data.max() > 0
+    assert widget.result_layer.metadata[SETTINGS_KEY]["recon"]["uncertainty"] is True
+    widget.model.value = "view-sharing"
+    assert not shown(widget.uncertainty)
+
+
 @pytest.mark.parametrize("spec", ["cs-ttv", "cs-xf"])
 def test_reconstruct_runs_cs_in_a_worker_with_progress(viewer, qtbot, phantom, spec):
     _, (_, _, zero_filled) = undersampled(viewer)
@@ -120,15 +138,16 @@ def test_reconstruct_runs_cs_in_a_worker_with_progress(viewer, qtbot, phantom, s
     widget.run()
     assert widget.running and widget.cancel_button.enabled and not widget.run_button.enabled
     bar = widget.progress_bar
+    assert any(child is bar for child in widget) and shown(bar)  # the progress is in the widget itself
     qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
-    assert bar.n == bar.total == 15 * (len(DEFAULT_FACTORS) + 1)  # candidate weights, then the final solve
+    assert bar.value == bar.max > 15  # candidate weights, then the final solve
     recon = viewer.layers[f"recon ({spec})"]
     assert recon is widget.result_layer
-    assert widget.status.value.startswith("done in ") and "automatic" in widget.status.value
+    assert widget.status.value.startswith("done in ") and "cross-validated" in widget.status.value
     settings = recon.metadata[SETTINGS_KEY]
     assert (settings["model"], settings["device"], settings["mask"], settings["reference"]) == (
         spec, "cpu", "vd-random", "phantom")
-    assert settings["method_settings"]["weight"] == "automatic" and settings["method_settings"]["lam"] > 0
+    assert settings["method_settings"]["weight"] == "cross-validated" and settings["method_settings"]["lam"] > 0
     assert psnr_per_frame(recon.metadata[COMPLEX_KEY], phantom).mean() > psnr_per_frame(
         zero_filled.metadata[COMPLEX_KEY], phantom).mean() + 3
 
@@ -204,7 +223,7 @@ def test_cancel_stops_a_running_reconstruction_and_changes_nothing(viewer, qtbot
     widget.device.value = "cpu"
     names = [layer.name for layer in viewer.layers]
     widget.run()
-    qtbot.waitUntil(lambda: widget.progress_bar.n > 2, timeout=30_000)
+    qtbot.waitUntil(lambda: widget.progress_bar.value > 2, timeout=30_000)
     started = time.perf_counter()
     widget.cancel_button.clicked.emit()
     qtbot.waitUntil(lambda: not widget.running, timeout=10_000)
@@ -404,7 +423,7 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
         "vd-random", 3, "cs-ttv", "cpu")
     assert settings["versions"]["napari-dynmri"] and settings["versions"]["numpy"] == np.__version__
     assert settings["recon"] == {"model": "cs-ttv", "lam": None, "iterations": 100, "adapt": False,
-                                 "adapt_iterations": None, "device": "auto"}
+                                 "adapt_iterations": None, "device": "auto", "uncertainty": False}
 
     before = {path: path.stat().st_mtime_ns for path in written}
     assert widget.export() == []
@@ -441,7 +460,7 @@ def test_settings_recon_section_remakes_the_same_reconstruction(
     widget.folder.value = tmp_path
     widget.export()
     recon = json.loads((tmp_path / "settings.json").read_text())["recon"]
-    assert set(recon) == {"model", "lam", "iterations", "adapt", "adapt_iterations", "device"}
+    assert set(recon) == {"model", "lam", "iterations", "adapt", "adapt_iterations", "device", "uncertainty"}
     assert isinstance(recon["adapt"], bool) and recon["device"] == "cpu"
     assert recon["model"] == (__file__ if model == _reconstruct_widget.CHECKPOINT else model)
     assert seen == [(recon["model"], recon["device"], options)]
@@ -541,7 +560,8 @@ def test_phase_of_complex_layers_is_offered_beside_the_magnitude(viewer, qtbot, 
     widget.results.value = [copy]
     widget.compare()
     qtbot.waitUntil(lambda: not widget.running, timeout=30_000)  # the grid on show is redrawn for the new pair
-    assert napari_notifications == [("error", "None of the compared layers is complex: there is no phase to show.")]
+    assert napari_notifications == [("error", "'noisy' and its results hold magnitudes only (no phase was measured or "
+                                              "kept): there is no phase to show.")]
 
 
 def test_compare_can_be_cancelled_and_changes_nothing(viewer, qtbot, monkeypatch, napari_notifications):
@@ -565,3 +585,132 @@ def test_compare_can_be_cancelled_and_changes_nothing(viewer, qtbot, monkeypatch
     assert widget.compare_button.text == "Compare" and widget.panel is None and widget.metrics == {}
     assert [layer.name for layer in viewer.layers] == names
     assert ("info", "Comparison cancelled; the viewer is unchanged.") in napari_notifications
+
+
+# ----------------------------------------------------------------------------- issue 23: a viewer that explains itself
+
+
+class HeldMethod(StandInMethod):
+    """Reports step 1 of 4, then waits for ``release`` (or a cancel) before finishing."""
+
+    def __init__(self, release):
+        super().__init__(steps=4)
+        self.release = release
+
+    def reconstruct(self, kspace, mask, progress=None, should_stop=None):
+        progress(1, 4)
+        while not self.release.wait(0.02):
+            if should_stop():
+                raise ReconCancelled("stopped")
+        return super().reconstruct(kspace, mask, progress=progress, should_stop=should_stop)
+
+
+def test_reconstruct_shows_progress_and_elapsed_time_in_the_widget(viewer, qtbot, monkeypatch):
+    import threading
+
+    _, (_, _, zero_filled) = undersampled(viewer)
+    release = threading.Event()
+    use_method(monkeypatch, HeldMethod(release))
+    widget = ReconstructWidget(viewer)
+    widget.image.value = zero_filled
+    assert not shown(widget.progress_bar)  # nothing to show before a run
+    widget.run()
+    bar = widget.progress_bar
+    try:
+        assert any(child is bar for child in widget) and shown(bar)
+        qtbot.waitUntil(lambda: bar.value == 1, timeout=30_000)
+        assert bar.max == 4
+        widget.show_elapsed()  # what the one-second timer calls
+        assert widget.status.value.startswith("running for ")
+        assert widget.status.value.endswith(" s on cpu, step 1 of 4")
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    assert bar.value == bar.max == 4 and widget.status.value.startswith("done in ")
+
+
+def test_widgets_build_without_warnings(viewer):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for widget in (UndersampleWidget, ReconstructWidget, CompareWidget, ExportWidget, ProfileWidget):
+            widget(viewer)
+    messages = [str(w.message) for w in caught if "magicgui" in w.filename or "synonymous" in str(w.message)]
+    assert messages == []
+
+
+def test_error_colour_bar_stays_clear_of_the_panel_titles(viewer, qtbot):
+    widget, reference, zero_filled, noisy = compared(viewer, qtbot)
+    widget.view.value = "|error|"
+    widget.side_by_side()
+    shown_maps = [layer for layer in viewer.layers if layer.visible]
+    assert [layer.name for layer in shown_maps] == ["|error| zero-filled", "|error| noisy"]
+    bars = [layer.colorbar for layer in shown_maps if layer.colorbar.visible]
+    assert len(bars) == 1
+    titles = {str(layer.name_overlay.position).split("_")[0] for layer in shown_maps}
+    assert titles == {"top"} and str(bars[0].position).startswith("bottom")  # titles on top, the bar below
+    assert str(bars[0].position) != str(viewer.scale_bar.position)  # nor over the scale bar
+
+
+def test_phase_view_of_a_magnitude_only_reference_says_so(viewer, qtbot, napari_notifications):
+    _, (_, _, zero_filled) = undersampled(viewer)
+    magnitude = viewer.add_image(viewer.layers["phantom"].data.copy(), name="magnitude")  # no complex data kept
+    widget = CompareWidget(viewer)
+    widget.reference.value = magnitude
+    widget.results.value = [zero_filled]
+    widget.compare()
+    qtbot.waitUntil(lambda: not widget.running, timeout=30_000)
+    widget.view.value = "phase"
+    widget.side_by_side()
+    assert not any(layer.metadata.get("dynmri_role") == "phase" for layer in viewer.layers)  # no noise image
+    assert napari_notifications[-1][0] == "error"
+    assert napari_notifications[-1][1].startswith("'magnitude' is magnitude-only (no phase was measured)")
+
+
+def test_phase_view_has_one_colour_bar_below(viewer, qtbot):
+    widget, *_ = compared(viewer, qtbot)
+    widget.view.value = "phase"
+    widget.side_by_side()
+    bars = [layer.colorbar for layer in viewer.layers if layer.visible and layer.colorbar.visible]
+    assert len(bars) == 1 and str(bars[0].position).startswith("bottom")
+
+
+def test_a_line_layer_beside_mm_cines_gets_their_units(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 32, 32), np.float32), name="cine", scale=(1, 0.8, 0.8),
+                     units=("pixel", "mm", "mm"))
+    widget = ProfileWidget(viewer)  # as docked in the viewer: alive while the line is drawn
+    shapes = viewer.add_shapes([np.array([[10.0, 2.0], [10.0, 20.0]])], shape_type="line", name="line")
+    assert viewer.layers.extent.units is not None  # None is what makes napari toast "Inconsistent units"
+    assert [str(unit) for unit in shapes.units] == ["millimeter", "millimeter"]
+    np.testing.assert_allclose(shapes.data[0], [[10.0, 2.0], [10.0, 20.0]])  # the line stays where it was drawn
+    assert widget.shapes.choices == (shapes,)
+
+
+def test_dock_tabs_carry_the_widget_names_uncut(make_napari_viewer, qtbot):
+    from qtpy.QtWidgets import QTabBar
+
+    viewer = make_napari_viewer(show=True)
+    names = ("Undersample", "Reconstruct", "Compare", "Export", "x-t profile")
+    for name in names:
+        viewer.window.add_plugin_dock_widget("napari-dynmri", name, tabify=True)
+
+    def tabs():
+        return [[bar.tabText(i) for i in range(bar.count())] for bar in viewer.window._qt_window.findChildren(QTabBar)
+                if bar.isVisible() and bar.count() > 1]
+
+    qtbot.waitUntil(lambda: any(sorted(texts) == sorted(names) for texts in tabs()), timeout=10_000)
+    bar = next(bar for bar in viewer.window._qt_window.findChildren(QTabBar) if bar.isVisible() and bar.count() > 1)
+
+    def uncut():  # every title fits its tab (napari's narrow dock would cut them: "Undersample (...")
+        return all(bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(bar.tabText(i))
+                   for i in range(bar.count()))
+
+    qtbot.waitUntil(uncut, timeout=10_000)
+
+
+def test_undersample_says_when_the_acceleration_cannot_be_reached(viewer):
+    widget, layers = undersampled(viewer, acceleration=64.0)  # 64 rows, 8 centre lines: R = 8 at most
+    assert layers is not None
+    assert widget.result.value == "actual acceleration: 8.00x (asked 64x: not reachable with 8 centre lines)"

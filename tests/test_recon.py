@@ -17,7 +17,7 @@ from napari_dynmri.recon import (
     ZeroFilled,
     get_method,
 )
-from napari_dynmri.recon.weight import DEFAULT_FACTORS
+from napari_dynmri.recon.weight import DEFAULT_FOLDS, planned_solves
 from napari_dynmri.recon.windowed import window_starts, window_weights, windowed_apply
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -175,7 +175,7 @@ def test_should_stop_cancels(spec):
 
 @pytest.mark.parametrize("spec", ["zero-filled", "cs-ttv", "cs-xf", "cs-lps", "cs-xf fixed", "network"])
 def test_progress_counts_up_to_total(spec):
-    _, kspace, mask = _acquisition(n_frames=30, size=16)
+    _, kspace, mask = _acquisition(n_frames=30, size=32)
     if spec == "network":
         method = NetworkMethod(FrameConv(), name="m", window=12, overlap=4)
     elif spec.startswith("cs-"):
@@ -189,8 +189,8 @@ def test_progress_counts_up_to_total(spec):
     total = calls[-1][1]
     assert done == sorted(done) and len(set(done)) == len(done)
     assert done[-1] == total and all(t == total for _, t in calls)
-    # an automatic weight solves once per candidate factor before the final reconstruction
-    automatic = 5 * (len(DEFAULT_FACTORS) + 1)
+    # an automatic weight solves every candidate on every fold before the final reconstruction
+    automatic = planned_solves(DEFAULT_FOLDS, [True]) + 5
     expected_total = {"zero-filled": 1, "cs-ttv": automatic, "cs-xf": automatic, "cs-lps": automatic,
                       "cs-xf fixed": 5, "network": len(window_starts(30, 12, 4))}[spec]
     assert total == expected_total

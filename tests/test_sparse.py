@@ -14,10 +14,10 @@ from napari_dynmri.recon.sparse import (
     lps_decompose,
     lps_objective,
     lps_reconstruct,
-    singular_value_threshold,
     xf_objective,
     xf_reconstruct,
 )
+from napari_dynmri.solvers.prox import singular_value_threshold
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,13 +1,12 @@
-"""Automatic regularisation weight: the held-out split, the weighted error, the choice, the methods' reports."""
+"""Automatic regularisation weight: the single held-out split (scan adaptation), the weighted error, the methods' reports."""
 
 import numpy as np
 import pytest
 
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample
-from napari_dynmri.recon import ReconCancelled, get_method
-from napari_dynmri.recon.methods import AutoCompressedSensing, ReconMethod
-from napari_dynmri.recon.weight import holdout_error, holdout_masks, select_on_held_out, unsampled_weights
+from napari_dynmri.recon import get_method
+from napari_dynmri.recon.weight import holdout_error, holdout_masks, unsampled_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -52,37 +51,20 @@ def test_unsampled_weights_and_holdout_error(acquisition):
     assert holdout_error(np.zeros_like(target), kspace, held, weights) == pytest.approx(1)
 
 
-def test_selection_finds_the_known_best_factor(acquisition):
-    # a solver whose error at the held-out lines grows with |log(factor / 3)|: the answer is 3
-    target, mask, kspace = acquisition
-    rng = np.random.default_rng(0)
-    noise = rng.standard_normal(target.shape) + 1j * rng.standard_normal(target.shape)
-    calls = []
-
-    def solve(k, m, factor):
-        calls.append((factor, m.sum()))
-        assert not (k[~m] != 0).any()  # the held-out lines are removed from what the solver sees
-        return target + 0.05 * abs(np.log(factor / 3)) * noise
-
-    choice = select_on_held_out(solve, kspace, mask, candidates=(1, 3, 9, 27))
-    assert choice.best == 3
-    assert sorted(choice.errors, key=choice.errors.get)[0] == 3 and len(choice.errors) == 4
-    assert all(count < mask.sum() for _, count in calls)
-    with pytest.raises(ReconCancelled):
-        select_on_held_out(solve, kspace, mask, should_stop=lambda: True)
-
-
 @pytest.mark.parametrize("spec", ["cs-ttv", "cs-xf", "cs-lps"])
 def test_methods_report_the_chosen_weight(acquisition, spec):
     _, mask, kspace = acquisition
     method = get_method(spec, device="cpu", iterations=10)
     method.reconstruct(kspace, mask)
     settings = method.settings
-    assert settings["weight"] == "automatic"
-    assert set(settings["holdout_error"]) == {"0.3333", "1", "3"}
-    chosen = min(settings["holdout_error"], key=settings["holdout_error"].get)
-    assert settings["lam"] == pytest.approx(method.default_weights["lam"] * float(chosen), rel=1e-3)
-    assert "automatic" in method.settings_summary()
+    assert settings["weight"] == "cross-validated"
+    scores = settings["cross_validation"]["scores"]
+    assert {f"{spec} x0.1", f"{spec} x1", f"{spec} x10"} <= set(scores)
+    chosen = min(scores, key=lambda label: scores[label]["importance"])
+    assert settings["cross_validation"]["chosen"] == chosen
+    factor = float(chosen.split(" x")[1])
+    assert settings["lam"] == pytest.approx(method.default_weights["lam"] * factor, rel=2e-3)
+    assert "cross-validated" in method.settings_summary()
     fixed = get_method(spec, device="cpu", iterations=10, lam=0.02)
     image = fixed.reconstruct(kspace, mask)
     assert fixed.settings["lam"] == 0.02 and fixed.settings["weight"] == "fixed"
@@ -101,49 +83,3 @@ def test_automatic_weight_beats_a_bad_fixed_weight(acquisition):
     assert psnr(auto, target) > psnr(too_strong, target) + 1.0
     assert psnr(auto, target) > psnr(ifft2c(kspace), target) + 2.0
     assert np.abs(fft2c(auto)[mask] - kspace[mask]).max() < 0.05 * np.abs(kspace).max()
-
-
-class _Fixed(ReconMethod):
-    """A stand-in CS method returning a fixed image, recording the masks it was given."""
-
-    def __init__(self, name, image):
-        self.name, self.image, self.masks, self.settings = name, image, [], {}
-
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        self.masks.append(mask.sum())
-        self.settings = {"lam": 0.5}
-        if progress is not None:
-            progress(1, 1)
-        return self.image
-
-
-def test_cs_auto_chooses_the_method_that_predicts_held_out_lines(acquisition):
-    target, mask, kspace = acquisition
-    method = get_method("cs-auto", device="cpu")
-    assert isinstance(method, AutoCompressedSensing)
-    assert list(method.candidates) == ["cs-ttv", "cs-xf", "cs-lps"]
-    blurred = ifft2c(fft2c(target) * np.hanning(target.shape[1])[None, :, None])
-    method.candidates = {"blurred": _Fixed("blurred", blurred), "exact": _Fixed("exact", target),
-                         "zero-filled": _Fixed("zero-filled", ifft2c(kspace))}
-    seen = []
-    image = method.reconstruct(kspace, mask, progress=lambda done, total: seen.append((done, total)))
-    assert image is target
-    assert method.settings["method"] == "exact" and method.settings["choice"] == "held-out lines"
-    assert min(method.settings["holdout_error"], key=method.settings["holdout_error"].get) == "exact"
-    assert method.candidates["exact"].masks[-1] == mask.sum()  # the final run sees every line
-    assert method.candidates["blurred"].masks == [method.candidates["exact"].masks[0]] < [mask.sum()]
-    assert seen[-1][0] == seen[-1][1]
-    assert method.settings_summary() == "exact, lam 0.5"
-    with pytest.raises(ReconCancelled):
-        method.reconstruct(kspace, mask, should_stop=lambda: True)
-
-
-def test_cs_auto_runs_the_real_methods(acquisition):
-    from napari_dynmri.metrics import psnr
-
-    target, mask, kspace = acquisition
-    method = get_method("cs-auto", device="cpu", iterations=20)
-    image = method.reconstruct(kspace, mask)
-    assert method.settings["method"] in ("cs-ttv", "cs-xf", "cs-lps")
-    assert set(method.settings["holdout_error"]) == {"cs-ttv", "cs-xf", "cs-lps"}
-    assert psnr(image, target) > psnr(ifft2c(kspace), target) + 2.0

@@ -2,7 +2,8 @@
 
 Files: :func:`check_input_file` (a regular file, not a pipe, device, socket or folder; no larger
 than the limit), :func:`check_decoded_size` / :func:`check_decoded_bytes` (what an array will take
-in memory once decoded, judged from its header *before* it is decompressed) and :func:`read_json`
+in memory once decoded, judged from its header *before* it is decompressed), :func:`check_cine_size`
+(the same, counting the float32 / complex64 copy a reader makes of it) and :func:`read_json`
 (a checked JSON object).
 Arrays: :func:`cast_finite` (finite *after* the cast to the working dtype), :func:`check_kspace`,
 :func:`check_mask` (shape, values 0/1, at least one sample), :func:`check_sampling` (mask options
@@ -10,7 +11,8 @@ that give a non-empty, valid mask) and :func:`check_spacing`.
 
 The size limit
 --------------
-No input may decode to more than ``max_decoded_bytes()`` bytes: 4 GB by default, or the value of
+No input may decode to more than ``max_decoded_bytes()`` bytes (a cine counts its decoded array plus
+the float32 or complex64 copy the reader makes of it): 4 GB by default, or the value of
 the environment variable ``DYNMRI_MAX_DECODED_BYTES`` (an integer number of bytes, or with a
 ``K``/``M``/``G``/``T`` suffix, e.g. ``16G``). The limit is read at every check, so it can be raised
 for one command: ``DYNMRI_MAX_DECODED_BYTES=16G dynmri recon big.h5 -o out.npz``.
@@ -85,6 +87,38 @@ def check_decoded_size(shape, dtype, source, what: str = "the data") -> int:
         raise fail(source, f"{what} has a negative dimension {tuple(dims)}")
     n_bytes = math.prod(dims) * np.dtype(dtype).itemsize
     return check_decoded_bytes(n_bytes, source, f"{what} {tuple(dims)} {np.dtype(dtype)}")
+
+
+def working_dtype(dtype) -> np.dtype:
+    """The dtype a reader turns stored data of ``dtype`` into: complex64 for complex data, else float32."""
+    return np.dtype(np.complex64 if np.dtype(dtype).kind == "c" else np.float32)
+
+
+def check_cine_size(shape, dtype, source, what: str = "the cine") -> int:
+    """Bytes a cine of ``shape`` stored as ``dtype`` takes while a reader makes it; over the limit raises.
+
+    Counts what the tool makes of it, not the stored size alone: the decoded array plus its
+    float32 (complex64 for complex data) working copy when the stored dtype differs, so a file of
+    1 GB of uint8 counts 5 GB (it is decoded, then converted to 4 GB of float32). Compound
+    ``real`` / ``imag`` data (MATLAB v7.3 complex) counts a complex copy as well. Returns the bytes.
+    """
+    dims = [int(s) for s in shape]
+    if any(s < 0 for s in dims):
+        raise fail(source, f"{what} has a negative dimension {tuple(dims)}")
+    stored = np.dtype(dtype)
+    n = math.prod(dims)
+    if stored.names is not None:  # a compound of real / imag fields: combined into a complex array first
+        working = np.dtype(np.complex64)
+        n_bytes = n * (stored.itemsize + 2 * working.itemsize)
+    else:
+        working = working_dtype(stored) if stored.kind in "biufc" else stored
+        n_bytes = n * stored.itemsize + (n * working.itemsize if working != stored else 0)
+    limit = max_decoded_bytes()
+    if n_bytes > limit:
+        made = "" if working == stored else f" (decoded, then converted to {working})"
+        raise fail(source, f"{what} {tuple(dims)} {stored} would take {_size(n_bytes)} in memory{made}, over the "
+                   f"limit of {_size(limit)} (set {LIMIT_VARIABLE} to raise it)")
+    return n_bytes
 
 
 def check_decoded_bytes(n_bytes: int, source, what: str = "the data") -> int:

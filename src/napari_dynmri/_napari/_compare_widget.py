@@ -39,6 +39,9 @@ VIEWS = ("images", "|error|", "edges", "phase")
 # |error| colour limit shared by the error maps: the largest error of the reconstructions (zero-filled
 # errors, several times larger, would make theirs look black), or the largest of every result.
 ERROR_SCALES = ("reconstructions", "all results")
+# Where the shared colour bar of the |error| and phase maps goes: the bottom left, never over the layer
+# names (napari draws them at the top left of each grid panel) nor over the scale bar (bottom right).
+COLORBAR_POSITION = "bottom_left"
 METRICS_NOTE = ("PSNR: whole sequence (as metrics.evaluate and dynmri eval); per frame: lowest-highest "
                 "frame; SSIM: mean ± std over frames")
 
@@ -83,6 +86,22 @@ def comparison_job(target: np.ndarray, cines: dict[str, np.ndarray]):
         computed["edges"][name] = sobel_magnitude(cine)
         yield
     return computed
+
+
+def magnitude_only_message(reference: str, results_complex: bool) -> str:
+    """Why the phase view shows nothing for a magnitude-only reference."""
+    if not results_complex:
+        return (f"'{reference}' and its results hold magnitudes only (no phase was measured or kept): there is no "
+                "phase to show.")
+    return (f"'{reference}' is magnitude-only (no phase was measured), so the phase of its reconstructions carries "
+            "no information (it would show as noise); the phase view needs a complex reference.")
+
+
+def show_one_colorbar(maps: list) -> None:
+    """One colour bar for maps that share their limits: on the last map, at :data:`COLORBAR_POSITION`."""
+    for layer in maps:
+        layer.colorbar.visible = layer is maps[-1]
+        layer.colorbar.position = COLORBAR_POSITION
 
 
 class MetricsPanel(QWidget):
@@ -259,13 +278,15 @@ class CompareWidget(Container):
             return [reference, *results]
         if view == "phase":  # napari shows magnitudes only; the phase of complex cines is offered beside them
             cines = {layer: layer_cine(layer, compared["slice"] or 0) for layer in (reference, *results)}
+            if not np.iscomplexobj(cines[reference]):
+                raise ValueError(magnitude_only_message(reference.name, any(map(np.iscomplexobj, cines.values()))))
             phases = {layer: np.angle(cine).astype(np.float32) for layer, cine in cines.items() if np.iscomplexobj(cine)}
-            if not phases:
-                raise ValueError("None of the compared layers is complex: there is no phase to show.")
-            return [add_cine_layer(self._viewer, phase, f"phase {layer.name}", results[0] if layer is reference else layer,
+            maps = [add_cine_layer(self._viewer, phase, f"phase {layer.name}", results[0] if layer is reference else layer,
                                    role="phase", reuse=True, colormap="twilight", contrast_limits=(-np.pi, np.pi),
                                    visible=False)
                     for layer, phase in phases.items()]
+            show_one_colorbar(maps)
+            return maps
         if view == "edges":
             edges = compared["edges"]
             limit = max(float(e.max()) for e in edges.values()) or 1.0
@@ -282,8 +303,7 @@ class CompareWidget(Container):
                                reuse=True, metadata={REFERENCE_KEY: reference.name}, colormap="magma",
                                contrast_limits=(0.0, self.error_limit), visible=False)
                 for layer in results]
-        for layer in maps:  # one colour bar: every map shares its limit
-            layer.colorbar.visible = layer is maps[-1]
+        show_one_colorbar(maps)
         return maps
 
     def _show_panel(self) -> None:

@@ -27,7 +27,7 @@ AXIS_LABELS = {3: ("t", "y", "x"), 4: ("z", "t", "y", "x")}
 IN_PLANE_UNIT = "mm"  # napari layer units of y and x when the pixel spacing is known (t and z stay steps)
 
 # Roles of layers that show something other than an image of the anatomy.
-DISPLAY_ROLES = ("mask", "k-space", "error", "edges", "phase")
+DISPLAY_ROLES = ("mask", "k-space", "error", "edges", "phase", "uncertainty")
 # Roles of layers that are results of the plugin (compared with a reference, never one themselves).
 RESULT_ROLES = ("zero-filled", "recon")
 

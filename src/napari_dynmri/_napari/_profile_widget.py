@@ -42,6 +42,23 @@ def line_in_layer(shapes: Shapes, image) -> tuple[np.ndarray, np.ndarray]:
     return pixels[0], pixels[-1]
 
 
+def match_units(viewer, layer) -> None:
+    """Give a Shapes layer that has no units (pixels) the units of the viewer's image layers.
+
+    Cines with a known pixel spacing are in mm; a line layer made in pixels beside them would make
+    napari warn "Inconsistent units across layers". Only the unit names change (the coordinates, and
+    so the line's place over the images, stay as they are); layers whose units are set are left alone.
+    """
+    if not isinstance(layer, Shapes) or any(str(unit) != "pixel" for unit in layer.units):
+        return
+    images = [other for other in viewer.layers if other is not layer and not isinstance(other, Shapes)]
+    units = {tuple(str(unit) for unit in other.units[-layer.ndim:]) for other in images if other.ndim >= layer.ndim}
+    if len(units) == 1:
+        (wanted,) = units
+        if wanted != tuple(str(unit) for unit in layer.units):
+            layer.units = wanted
+
+
 class ProfilePanel(QWidget):
     """One x-t image per layer, side by side, with a line at the frame the viewer shows."""
 
@@ -93,10 +110,16 @@ class ProfileWidget(Container):
         self.profiles: dict[str, np.ndarray] = {}
         self._followed = None
         self.show_button.changed.connect(self.show_profile)
+        napari_viewer.layers.events.inserted.connect(self._match_units)
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
         napari_viewer.layers.events.removed.connect(self.reset_choices)
         napari_viewer.dims.events.current_step.connect(self._follow_time)
         join_dynmri_tabs(self.native)
+        for layer in napari_viewer.layers:
+            match_units(napari_viewer, layer)
+
+    def _match_units(self, event) -> None:
+        match_units(self._viewer, event.value)
 
     def show_profile(self, *_) -> None:
         """Compute the profiles of the chosen layers and show them docked; follows later edits of the line."""

@@ -18,23 +18,25 @@ _PROBE = (
 )
 
 
-def qt_window_problem(timeout_s: float = 60.0) -> str | None:
+def qt_window_problem(timeout_s: float = 60.0, hint: bool = True) -> str | None:
     """None when Qt can start a GUI application here, else one sentence saying why it cannot.
 
     ``QT_QPA_PLATFORM=offscreen`` starts but gives napari no OpenGL context, so it counts as a problem.
-    The sentence quotes Qt's own reason (e.g. a missing ``libxcb-cursor0`` or no display) and ends
-    with :data:`SET_UP_HINT`.
+    The sentence quotes Qt's own reason (e.g. a missing ``libxcb-cursor0`` or no display) and, with
+    ``hint``, ends with :data:`SET_UP_HINT`.
     """
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        return ("QT_QPA_PLATFORM=offscreen gives napari no OpenGL context, so layers cannot be drawn; unset it "
-                f"and use a display or a virtual one: {SET_UP_HINT}.")
+        reason = "QT_QPA_PLATFORM=offscreen gives napari no OpenGL context, so layers cannot be drawn"
+        return f"{reason}; unset it and use a display or a virtual one: {SET_UP_HINT}." if hint else reason
     try:
         probe = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return f"starting a Qt application took more than {timeout_s:.0f} s; {SET_UP_HINT}."
-    if probe.returncode == 0:
-        return None
-    return f"Qt cannot open a window ({_qt_reason(probe.stderr)}); {SET_UP_HINT}."
+        reason = f"starting a Qt application took more than {timeout_s:.0f} s"
+    else:
+        if probe.returncode == 0:
+            return None
+        reason = f"Qt cannot open a window ({_qt_reason(probe.stderr)})"
+    return f"{reason}; {SET_UP_HINT}." if hint else reason
 
 
 def _qt_reason(stderr: str) -> str:

@@ -1,4 +1,8 @@
-"""Widget 2, Reconstruct: run a reconstruction method in a napari thread worker, with progress and Cancel."""
+"""Widget 2, Reconstruct: run a reconstruction method in a napari thread worker, with progress and Cancel.
+
+The progress shows in the widget itself: a progress bar (steps done of the method's total; busy until
+the method first reports) and a line with the elapsed time, updated every second.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
 from napari.qt.threading import create_worker
-from napari.utils import progress
 from napari.utils.notifications import show_info
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QTimer, Signal
 
 from napari_dynmri._napari._docking import join_dynmri_tabs
 from napari_dynmri._napari._layers import (
@@ -31,7 +44,7 @@ from napari_dynmri._napari._layers import (
 from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
 from napari_dynmri.models.device import DEVICE_SPECS
 from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
-from napari_dynmri.recon import BUILTIN_METHODS, DEFAULT_METHOD, ReconCancelled, get_method
+from napari_dynmri.recon import BUILTIN_METHODS, CS_AUTO, DEFAULT_METHOD, ReconCancelled, get_method
 from napari_dynmri.recon.adapt import DEFAULT_ADAPT_ITERATIONS
 from napari_dynmri.recon.methods import AUTO, CS_METHODS
 
@@ -39,6 +52,7 @@ if TYPE_CHECKING:
     import napari.viewer
 
 CHECKPOINT = "checkpoint file..."
+TICK_MS = 1000  # how often the elapsed time is redrawn while a reconstruction runs
 
 
 def model_choices() -> list[str]:
@@ -52,13 +66,17 @@ def model_choices() -> list[str]:
 def method_options(recon: dict) -> dict:
     """The options :func:`napari_dynmri.recon.get_method` takes for a ``"recon"`` settings section.
 
-    ``recon`` is ``{"model", "lam", "iterations", "adapt", "adapt_iterations", "device"}`` as the
-    Reconstruct widget records it (and Export writes to ``settings.json``): compressed sensing gets
-    ``lam`` (``None``: automatic, on held-out lines) and ``iterations``, a network with ``adapt`` gets
+    ``recon`` is ``{"model", "lam", "iterations", "adapt", "adapt_iterations", "device", "uncertainty"}``
+    as the Reconstruct widget records it (and Export writes to ``settings.json``): compressed sensing
+    gets ``lam`` (``None``: cross-validated on the measured lines), ``iterations`` and ``uncertainty``
+    (the trust map), ``cs-auto`` gets ``uncertainty``, a network with ``adapt`` gets
     ``adapt_iterations``, every other method nothing.
     """
+    trust = {"uncertainty": True} if recon.get("uncertainty") else {}
     if recon["model"] in CS_METHODS:
-        return {"lam": AUTO if recon["lam"] is None else recon["lam"], "iterations": recon["iterations"]}
+        return {"lam": AUTO if recon["lam"] is None else recon["lam"], "iterations": recon["iterations"], **trust}
+    if recon["model"] == CS_AUTO:
+        return trust
     if recon["adapt"]:
         return {"adapt": True, "adapt_iterations": recon["adapt_iterations"]}
     return {}
@@ -97,26 +115,34 @@ class ReconstructWidget(Container):
             napari_viewer, exclude_roles=(*DISPLAY_ROLES, "recon")))
         self.model = ComboBox(label="model", choices=model_choices())
         self.checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
-        self.automatic_weight = CheckBox(label="CS weight", text="automatic (held-out lines)", value=True)
+        self.automatic_weight = CheckBox(text="automatic CS weight (cross-validated on the measured lines)",
+                                         value=True)
         self.lam = FloatSpinBox(label="CS lambda", value=0.001, min=0.0, max=10.0, step=0.0001)
         self.iterations = SpinBox(label="CS iterations", value=100, min=1, max=100_000)
-        self.adapt = CheckBox(label="network", text="adapt to this scan (self-supervised)", value=False)
+        self.uncertainty = CheckBox(text="trust map (spread of the cross-validation folds; one solve per fold)",
+                                    value=False)
+        self.adapt = CheckBox(text="adapt the network to this scan (self-supervised)", value=False)
         self.adapt_iterations = SpinBox(label="adapt steps", value=DEFAULT_ADAPT_ITERATIONS, min=1, max=10_000)
         self.device = ComboBox(label="device", choices=DEVICE_SPECS, value="auto")
         self.input_note = Label(value="")
         self.run_button = PushButton(text="Reconstruct")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress_bar = ProgressBar(label="progress", value=0, min=0, max=1, visible=False)
         self.status = Label(value="device: -")
         self.extend([self.image, self.input_note, self.model, self.checkpoint, self.automatic_weight, self.lam,
-                     self.iterations, self.adapt, self.adapt_iterations, self.device, self.run_button,
-                     self.cancel_button, self.status])
+                     self.iterations, self.uncertainty, self.adapt, self.adapt_iterations, self.device, self.run_button,
+                     self.cancel_button, self.progress_bar, self.status])
         self.worker = None
         self.result_layer = None  # the layer the last successful run added
         self._stop = threading.Event()
-        self.progress_bar = None
+        self._started = None  # time.perf_counter() when the running reconstruction began
+        self._device = "..."
+        self._timer = QTimer(self.native)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self.show_elapsed)
         self._relay = _Relay()
         self._relay.progressed.connect(self._on_progress)
-        self._relay.device_chosen.connect(lambda device: setattr(self.status, "value", f"device: {device}"))
+        self._relay.device_chosen.connect(self._on_device)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.model.changed.connect(self._show_model_options)
@@ -152,20 +178,23 @@ class ReconstructWidget(Container):
         settings["recon"] = recon
         self._stop.clear()
         self.result_layer = None
-        self.progress_bar = progress(total=0, desc=f"recon ({label})")
+        self.progress_bar.max, self.progress_bar.value = 0, 0  # busy until the method first reports
+        self.progress_bar.visible = True
         self.worker = create_worker(
             reconstruction_job, spec, self.device.value, kspace, mask, method_options(recon),
             self._relay.progressed.emit, self._relay.device_chosen.emit, self._stop.is_set,
             _start_thread=False,
         )
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
+        self._device = "..."
         self.worker.returned.connect(
             lambda result: self._finish(result, layer, label, spec, settings, undersampled, started)
         )
         self.worker.finished.connect(self._cleanup)
         self.run_button.enabled = False
         self.cancel_button.enabled = True
-        self.status.value = "device: ..."
+        self.show_elapsed()
+        self._timer.start()
         self.worker.start()
 
     def cancel(self) -> None:
@@ -184,6 +213,7 @@ class ReconstructWidget(Container):
             "adapt": adapt,
             "adapt_iterations": int(self.adapt_iterations.value) if adapt else None,
             "device": str(self.device.value),
+            "uncertainty": bool(self.uncertainty.value) and (compressed_sensing or spec == CS_AUTO),
         }
 
     def _model_spec(self) -> tuple[str, str]:
@@ -206,21 +236,42 @@ class ReconstructWidget(Container):
         undersampled = (mask, kspace, zero_filled, dict(settings))
         return kspace, mask, {**settings, "reference": layer.name}, undersampled
 
-    def _on_progress(self, done: int, total: int) -> None:
-        if self.progress_bar is None:
+    def show_elapsed(self) -> None:
+        """Write the running reconstruction's elapsed time, device and step count into the status line."""
+        if self._started is None:
             return
-        if self.progress_bar.total != total:
-            self.progress_bar.total = total
-        self.progress_bar.update(done - self.progress_bar.n)
+        seconds = time.perf_counter() - self._started
+        bar = self.progress_bar
+        steps = f", step {bar.value} of {bar.max}" if bar.max > 0 else ""
+        self.status.value = f"running for {seconds:.0f} s on {self._device}{steps}"
+
+    def _on_device(self, device: str) -> None:
+        self._device = device
+        self.show_elapsed()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if not self.running or total <= 0:
+            return
+        bar = self.progress_bar
+        if bar.max != total:
+            bar.max = total
+        bar.value = max(0, min(int(done), int(total)))
+        self.show_elapsed()
 
     def _finish(self, result, layer, label, spec, settings, undersampled, started) -> None:
         status, payload, method = result
+        self._started = None
         if status == "cancelled":
+            self.status.value = "cancelled"
             show_info("Reconstruction cancelled; the viewer is unchanged.")
             return
         if status == "error":
+            self.status.value = "failed (see the notification)"
             report_error(payload, f"reconstruct with '{label}'")
             return
+        if self.progress_bar.max == 0:  # a method that never reported: show it complete
+            self.progress_bar.max = 1
+        self.progress_bar.value = self.progress_bar.max
         if undersampled is not None:
             add_undersampled_layers(self._viewer, layer, *undersampled)
         seconds = time.perf_counter() - started
@@ -229,15 +280,21 @@ class ReconstructWidget(Container):
         chosen = method.settings_summary()
         self.status.value = f"done in {seconds:.1f} s on {method.device}" + (f" ({chosen})" if chosen else "")
         z_index = settings.get("slice")
-        self.result_layer = add_cine_layer(self._viewer, payload, f"recon ({label}){slice_suffix(z_index)}", layer,
+        name = f"recon ({label}){slice_suffix(z_index)}"
+        self.result_layer = add_cine_layer(self._viewer, payload, name, layer,
                                            role="recon", z_index=z_index,
                                            metadata={SETTINGS_KEY: settings, REFERENCE_KEY: settings["reference"]},
                                            contrast_limits=tuple(layer.contrast_limits))
+        trust = getattr(method, "uncertainty", None)
+        if trust is not None:
+            add_cine_layer(self._viewer, trust, f"trust map of {name}", layer, role="uncertainty", z_index=z_index,
+                           metadata={SETTINGS_KEY: settings}, colormap="magma", visible=False)
 
     def _cleanup(self) -> None:
-        if self.progress_bar is not None:
-            self.progress_bar.close()
-        self.progress_bar = None
+        self._timer.stop()
+        self._started = None
+        if self.progress_bar.max == 0:  # stopped before any report: no busy bar left behind
+            self.progress_bar.max = 1
         self.worker = None
         self.run_button.enabled = True
         self.cancel_button.enabled = False
@@ -249,6 +306,7 @@ class ReconstructWidget(Container):
         self.adapt_iterations.visible = network and self.adapt.value
         compressed_sensing = self.model.value in CS_METHODS
         self.automatic_weight.visible = self.iterations.visible = compressed_sensing
+        self.uncertainty.visible = compressed_sensing or self.model.value == CS_AUTO
         self.lam.visible = compressed_sensing and not self.automatic_weight.value
         if compressed_sensing:
             method = CS_METHODS[self.model.value]

@@ -27,6 +27,7 @@ from napari_dynmri._napari._layers import (
     slice_suffix,
 )
 from napari_dynmri.physics import DEFAULT_ACQUISITION, MASK_KINDS
+from napari_dynmri.physics.acquisition import FAR_BELOW
 from napari_dynmri.simulation import simulate
 
 if TYPE_CHECKING:
@@ -82,6 +83,15 @@ def add_undersampled_layers(viewer, layer, mask, kspace, zero_filled, settings) 
     return mask_layer, kspace_layer, zero_filled_layer
 
 
+def acceleration_note(settings: dict) -> str:
+    """The reached acceleration, and when it falls far below the one asked for, why."""
+    reached, asked = settings["actual_acceleration"], float(settings["acceleration"])
+    note = f"actual acceleration: {reached:.2f}x"
+    if reached * FAR_BELOW < asked:
+        note += f" (asked {asked:g}x: not reachable with {settings['center_lines']} centre lines)"
+    return note
+
+
 class UndersampleWidget(Container):
     """Image layer + mask type, acceleration, centre lines, seed, noise -> mask, k-space and zero-filled layers."""
 
@@ -120,5 +130,5 @@ class UndersampleWidget(Container):
         except USER_ERRORS as err:
             report_error(err, f"undersample '{layer.name}'")
             return None
-        self.result.value = f"actual acceleration: {settings['actual_acceleration']:.2f}x"
+        self.result.value = acceleration_note(settings)
         return add_undersampled_layers(self._viewer, layer, mask, kspace, zero_filled, settings)

@@ -55,7 +55,8 @@ def register(subparsers) -> None:
     )
     add_acquisition_options(parser, noise=False, seed_help="mask seed of the first sequence")
     parser.add_argument("--lam", default=None,
-                        help="weight of every compressed-sensing method, or 'auto' (default: auto, per scan)")
+                        help="weight of every compressed-sensing method, or 'auto' (default: auto: chosen per scan "
+                        "by cross-validation on the measured lines; see docs/benchmarks.md)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--json", type=Path,
                         help="write the summary and per-sequence scores as JSON (a score that is not finite is null)")
@@ -111,12 +112,14 @@ def write_csv(path: Path, scores: dict, overwrite: bool = False) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from napari_dynmri.cli.recon import check_device
     from napari_dynmri.io.atomic import write_text
     from napari_dynmri.recon import get_method
     from napari_dynmri.validation import check_sampling
 
     _check_outputs((args.json, args.csv), args.overwrite, args.data)
     check_sampling(args.acceleration, args.center_lines, source="the mask options")
+    check_device(args.device)
     sequences = select_sequences(args.data, args.split)
     if not sequences:
         raise UserError(f"the {args.split} part of {args.data} is empty")

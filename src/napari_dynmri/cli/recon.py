@@ -12,7 +12,7 @@ import numpy as np
 
 from napari_dynmri.cli import UserError
 from napari_dynmri.cli.simulate import add_acquisition_options, simulate_from_args
-from napari_dynmri.recon.methods import DEFAULT_METHOD
+from napari_dynmri.recon.methods import CS_METHODS, DEFAULT_METHOD
 
 NPZ_SUFFIX = ".npz"
 MAGNITUDE_SUFFIXES = (".nii", ".nii.gz", ".tif", ".tiff")
@@ -24,6 +24,7 @@ RECON_DEFAULTS = {
     "adapt": False,
     "adapt_iterations": None,
     "device": "auto",
+    "uncertainty": False,
 }
 
 
@@ -62,6 +63,7 @@ _SETTING_CHECKS = {
     "adapt": (lambda v: isinstance(v, bool), "true or false", False),
     "adapt_iterations": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 or null", True),
     "device": (lambda v: isinstance(v, str) and v.strip() != "", "a device name (auto, cpu, cuda, mps)", False),
+    "uncertainty": (lambda v: isinstance(v, bool), "true or false", False),
 }
 
 
@@ -69,7 +71,8 @@ def read_recon_settings(path) -> dict:
     """The ``"recon"`` object of a settings JSON (the napari Export widget's ``settings.json``), checked.
 
     Keys (each optional): ``model`` (str), ``lam`` (number >= 0, "auto" or null), ``iterations``
-    (int >= 1 or null), ``adapt`` (bool), ``adapt_iterations`` (int >= 0 or null), ``device`` (str).
+    (int >= 1 or null), ``adapt`` (bool), ``adapt_iterations`` (int >= 0 or null), ``device`` (str),
+    ``uncertainty`` (bool).
     Other top-level keys are ignored; an unknown key inside ``"recon"`` or a wrong type raises an
     ``InputError`` naming the file and the key. Returns the given keys, ``lam`` as a string.
     """
@@ -95,6 +98,28 @@ def apply_settings(args: argparse.Namespace) -> None:
             setattr(args, key, settings.get(key, default))
 
 
+def fixed_defaults() -> str:
+    """The fixed default weights and iterations of each compressed-sensing method, read from the methods."""
+    parts = []
+    for name, method in CS_METHODS.items():
+        weights = ", ".join(f"{key} {value:g}" for key, value in getattr(method, "default_weights", {}).items())
+        parts.append(f"{name} {weights}, {getattr(method, 'default_iterations', '?')} iterations")
+    return "; ".join(parts)
+
+
+WEIGHT_HELP = ("'auto' (the default) chooses the weight per scan by cross-validation on the measured lines "
+               "(see docs/benchmarks.md); a number fixes it")
+
+
+def check_device(spec: str) -> str:
+    """``spec`` when this machine has that device (auto, cpu, cuda[:N], mps); a one-line ``ValueError``
+    otherwise, the same for every method (zero filling included, though it computes with numpy)."""
+    from napari_dynmri.models.device import select_device
+
+    select_device(spec)
+    return spec
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "recon",
@@ -102,16 +127,19 @@ def register(subparsers) -> None:
         description="Reconstruct a `dynmri simulate` npz, or a fully sampled cine undersampled on the fly "
         "with the mask options (scaled to max |x| = 1, exactly as `dynmri simulate`). An .npz output holds "
         "recon plus the kspace, mask, zero_filled, target (when known) and meta (JSON) it used; "
-        ".nii/.nii.gz/.tif/.tiff outputs hold the magnitude.",
+        ".nii/.nii.gz/.tif/.tiff outputs hold the magnitude. The output's folder must exist. "
+        f"Compressed sensing weights: {WEIGHT_HELP}. cs-auto also chooses the method that way, at the "
+        "cost of several solves; with --lam, a method runs once with that weight.",
     )
     parser.add_argument("input", help="simulate npz, cine file, DICOM folder, or sample:pig / sample:phantom")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="output .npz, .nii, .nii.gz, .tif or .tiff")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="output .npz, .nii, .nii.gz, .tif or .tiff, in an existing folder")
     parser.add_argument(
         "--config",
         type=Path,
         metavar="SETTINGS",
         help='a settings JSON (as the napari Export widget writes) whose "recon" object gives the method '
-        "options below (model, lam, iterations, adapt, adapt_iterations, device); options given here win",
+        "options below (model, lam, iterations, adapt, adapt_iterations, device, uncertainty); options given here win",
     )
     parser.add_argument(
         "--model",
@@ -122,10 +150,15 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--lam",
         default=None,
-        help="regularisation weight of a compressed-sensing method, relative to max |zero-filled|, "
-        "or 'auto' (default: auto, chosen per scan on held-out lines)",
+        help="regularisation weight of a compressed-sensing method, relative to max |zero-filled|, or "
+        f"{WEIGHT_HELP}. The methods' own default weights and iterations: {fixed_defaults()}",
     )
-    parser.add_argument("--iterations", type=int, default=None, help="iterations of a compressed-sensing method")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="iterations of a compressed-sensing method (default: the method's own, above)")
+    parser.add_argument("--uncertainty", action="store_true", default=None,
+                        help="compressed sensing and cs-auto: also save the trust map, the per-pixel spread of the "
+                        "reconstructions of the cross-validation folds (npz key 'uncertainty', float32 (T, H, W); "
+                        "one extra solve per fold)")
     parser.add_argument("--adapt", action="store_true", default=None,
                         help="network only: fine-tune it on this scan's own k-space first (self-supervised, "
                         "held-out lines stop it; see docs/benchmarks.md for what it brings and costs)")
@@ -173,8 +206,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.adapt_iterations is not None and not args.adapt:
         raise UserError("--adapt-iterations needs --adapt")
+    check_device(args.device)
+    from napari_dynmri.recon import CS_AUTO, CS_METHODS
+
+    if args.uncertainty and args.model not in (CS_AUTO, *CS_METHODS):
+        raise UserError(f"--uncertainty needs a compressed-sensing method ({CS_AUTO}, {', '.join(CS_METHODS)}), "
+                        f"not {args.model}")
     method = get_method(args.model, device=args.device, lam=args.lam, iterations=args.iterations,
-                        adapt=args.adapt or None, adapt_iterations=args.adapt_iterations)
+                        adapt=args.adapt or None, adapt_iterations=args.adapt_iterations,
+                        uncertainty=args.uncertainty or None)
     acquisition = load_acquisition(args)
     start = time.perf_counter()
     recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name))
@@ -204,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         }
         if acquisition["target"] is not None:
             arrays["target"] = acquisition["target"]
+        if getattr(method, "uncertainty", None) is not None:
+            arrays["uncertainty"] = method.uncertainty
         with atomic_output(args.output, args.overwrite) as partial, open(partial, "wb") as f:
             np.savez_compressed(f, **arrays)
     else:

@@ -58,18 +58,34 @@ def register(subparsers) -> None:
         "k-t mask and save target, mask, kspace, zero_filled and meta to an npz.",
     )
     parser.add_argument("input", help="cine file, DICOM folder, or sample:pig / sample:phantom")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="output .npz")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="output .npz, or .h5 for multi-coil raw k-space in ISMRMRD (with --coils)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--slice", type=int, default=None, help="slice of a multi-slice cine (default: middle)")
     add_acquisition_options(parser)
+    coils = parser.add_argument_group("multi-coil raw k-space (an ISMRMRD .h5 output)")
+    coils.add_argument("--coils", type=int, default=None, metavar="N",
+                       help="simulate N receive coils (birdcage maps, correlated noise) and write ISMRMRD; needs an "
+                       ".h5 output (default there: 8)")
+    coils.add_argument("--noise-correlation", type=float, default=None,
+                       help="noise correlation of neighbouring coils, 0 to <1 (default: 0.3)")
+    coils.add_argument("--readout-oversampling", type=int, default=None,
+                       help="store the readout this many times oversampled, as scanners do (default: 1)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from napari_dynmri.io.atomic import check_not_an_input, check_output_path
 
+    coil_options = [name for name in ("coils", "noise_correlation", "readout_oversampling")
+                    if getattr(args, name, None) is not None]
+    if args.output.suffix.lower() in (".h5", ".hdf5"):
+        return run_multicoil(args)
+    if coil_options:
+        option = "--" + coil_options[0].replace("_", "-")
+        raise ValueError(f"{option} writes multi-coil ISMRMRD k-space: give an output ending in .h5, got {args.output}")
     if args.output.suffix != ".npz":
-        raise ValueError(f"output must be an .npz file, got {args.output}")
+        raise ValueError(f"output must be an .npz file (or .h5 with --coils), got {args.output}")
     check_output_path(args.output, args.overwrite)
     check_not_an_input(args.output, args.input)
     sim = simulate_from_args(args)
@@ -79,4 +95,37 @@ def run(args: argparse.Namespace) -> int:
         f"{args.output}: {t} frames of {h} x {w}, {sim.meta['mask']} mask, "
         f"R = {sim.meta['actual_acceleration']:.2f} (asked {sim.meta['acceleration']:g}), seed {sim.meta['seed']}"
     )
+    return 0
+
+
+def run_multicoil(args: argparse.Namespace) -> int:
+    """``--coils N -o OUT.h5``: multi-coil k-space of the cine, written as ISMRMRD (the mask options choose
+    the lines written; ``--acceleration 1`` writes every line)."""
+    from napari_dynmri.data.samples import open_input
+    from napari_dynmri.io.atomic import check_not_an_input, check_output_path
+    from napari_dynmri.simulation import cine_target
+    from napari_dynmri.simulation_coils import NOISE_CORRELATION, simulate_multicoil
+
+    n_coils = 8 if args.coils is None else args.coils
+    if not 1 <= n_coils <= 128:
+        raise ValueError(f"--coils must be between 1 and 128, got {n_coils}")
+    correlation = NOISE_CORRELATION if args.noise_correlation is None else args.noise_correlation
+    if not 0 <= correlation < 1:
+        raise ValueError(f"--noise-correlation must be in [0, 1), got {correlation:g}")
+    oversampling = 1 if args.readout_oversampling is None else args.readout_oversampling
+    if not 1 <= oversampling <= 8:
+        raise ValueError(f"--readout-oversampling must be an integer from 1 to 8, got {oversampling}")
+    check_output_path(args.output, args.overwrite)
+    check_not_an_input(args.output, args.input)
+    cine = open_input(args.input)
+    target = cine_target(cine, args.slice)
+    acquisition = acquisition_from_args(args, target.shape[1], cine.source or "the target")
+    sim = simulate_multicoil(target, n_coils, acquisition=acquisition, noise_sigma=acquisition.noise,
+                             correlation=correlation, seed=acquisition.seed, readout_oversampling=oversampling,
+                             pixel_spacing_mm=cine.pixel_spacing_mm, source=cine.source)
+    sim.write_ismrmrd(args.output, overwrite=args.overwrite)
+    t, h, w = target.shape
+    noise = f", noise sigma {acquisition.noise:g} (correlation {correlation:g})" if acquisition.noise > 0 else ""
+    print(f"{args.output}: ISMRMRD, {n_coils} coils, {t} frames of {h} x {w}, {sim.meta['actual_acceleration']:.2f}x "
+          f"fewer lines ({acquisition.kind} mask, seed {acquisition.seed}){noise}")
     return 0

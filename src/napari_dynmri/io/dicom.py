@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri.io.cine import Cine, build_cine, fail
-from napari_dynmri.validation import check_decoded_size, check_input_file
+from napari_dynmri.validation import check_decoded_bytes, check_input_file
+
+# What tells two series apart when the files carry no SeriesInstanceUID.
+_SERIES_FALLBACK_KEYS = ("StudyInstanceUID", "SeriesNumber", "SeriesDescription", "SeriesDate", "SeriesTime")
 
 # Extensions taken as single DICOM files.
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
@@ -46,11 +49,13 @@ def read_dicom_series(paths, source) -> Cine:
 
     Files in a folder that are not DICOM images (README, DICOMDIR, reports without pixel data) are
     skipped; in an explicit list they are an error. A folder holding several series
-    (``SeriesInstanceUID``) is an error naming them. All slices must have the same number of frames
-    and the same image size. Enhanced (multi-frame) DICOM is not supported. Two images of one slice
-    at the same trigger time and instance number (a copied series, or two acquisitions without
-    series UIDs) are refused, and the pixel data is sized from the headers against the
-    decoded-size limit before it is decoded.
+    (``SeriesInstanceUID``; files without one are told apart by study UID, series number, description,
+    date and time) is an error naming them. All slices must have the same number of frames
+    and the same image size. Enhanced (multi-frame) DICOM is not supported. Frames whose order is
+    unknown (neither ``TriggerTime`` nor ``InstanceNumber``) or ambiguous (two images of one slice
+    with one instance number: a copied series, or two acquisitions without series UIDs) are
+    refused, and the pixel data is sized from the headers against the decoded-size limit before it
+    is decoded.
 
     Args:
         paths: a folder, or a sequence of file paths.
@@ -87,7 +92,7 @@ def read_dicom_series(paths, source) -> Cine:
 
     series = defaultdict(list)
     for file, ds in datasets:
-        series[str(ds.get("SeriesInstanceUID", ""))].append((file, ds))
+        series[_series_key(ds)].append((file, ds))
     if len(series) > 1:
         names = "; ".join(
             f"{uid or '(no UID)'} '{items[0][1].get('SeriesDescription', '')}' ({len(items)} files)"
@@ -95,14 +100,17 @@ def read_dicom_series(paths, source) -> Cine:
         )
         raise fail(source, f"contains {len(series)} DICOM series ({names}); pass the files of one series")
     (uid, items), = series.items()
+    uid = str(items[0][1].get("SeriesInstanceUID", ""))
 
     for file, ds in items:
         if int(ds.get("NumberOfFrames", 1) or 1) > 1:
             raise fail(file, "is a multi-frame (enhanced) DICOM file, which is not supported; export one file per frame")
-    _check_distinct(items, source)
+    _check_frames(items, source)
     first = items[0][1]
-    check_decoded_size((len(items), int(first.get("Rows", 0) or 0), int(first.get("Columns", 0) or 0)),
-                       np.float32, source, "the pixel data")
+    rows, columns = int(first.get("Rows", 0) or 0), int(first.get("Columns", 0) or 0)
+    # each frame is decoded to float32, then the frames are stacked into one float32 array
+    check_decoded_bytes(2 * len(items) * rows * columns * np.dtype(np.float32).itemsize, source,
+                        f"the pixel data ({len(items)} frames of {rows} x {columns}, decoded then stacked as float32)")
 
     slices = defaultdict(list)
     for file, ds in items:
@@ -148,16 +156,51 @@ def read_dicom_series(paths, source) -> Cine:
     )
 
 
-def _check_distinct(items, source) -> None:
-    """Refuse two images of one slice with the same trigger time and instance number (a copy or two scans)."""
-    frames: dict[tuple, Path] = {}
+def _series_key(ds) -> str:
+    """The series a file belongs to: its ``SeriesInstanceUID``, else what else names a series (study UID,
+    series number, description, date and time), so two acquisitions without UIDs are not merged."""
+    uid = str(ds.get("SeriesInstanceUID", "") or "")
+    if uid:
+        return uid
+    named = [f"{keyword} {ds.get(keyword)}" for keyword in _SERIES_FALLBACK_KEYS if ds.get(keyword) not in (None, "")]
+    return f"(no UID{': ' + ', '.join(named) if named else ''})"
+
+
+def _check_frames(items, source) -> None:
+    """Refuse frames whose order in the cycle is unknown or ambiguous.
+
+    Several images of one slice need a ``TriggerTime`` or an ``InstanceNumber`` each (else nothing
+    orders them). Two images of one slice with the same trigger time and instance number are a copy
+    or two acquisitions, and so are two with the same instance number at different trigger times
+    (two scans in one folder without series UIDs, their trigger times a few ms apart).
+    """
+    per_slice = defaultdict(list)
     for file, ds in items:
-        key = (_slice_position(ds), *_frame_order(ds))
-        if key in frames:
-            raise fail(source, f"holds two images of one slice at the same trigger time and instance number "
-                       f"({frames[key].name} and {file.name}): a copied series or two acquisitions; pass the "
-                       "files of one series")
-        frames[key] = file
+        per_slice[_slice_position(ds)].append((file, ds))
+    for frames in per_slice.values():
+        if len(frames) < 2:
+            continue
+        for file, ds in frames:
+            if np.isnan(_float(ds, "TriggerTime")) and ds.get("InstanceNumber") in (None, ""):
+                raise fail(file, "has neither TriggerTime nor InstanceNumber, so its place in the cardiac cycle "
+                           f"is unknown ({len(frames)} images of one slice); add either tag to every file")
+        seen: dict[tuple, Path] = {}
+        numbers: dict[int, tuple[Path, float]] = {}
+        for file, ds in frames:
+            time, number = _frame_order(ds)
+            if (time, number) in seen:
+                raise fail(source, f"holds two images of one slice at the same trigger time and instance number "
+                           f"({seen[time, number].name} and {file.name}): a copied series or two acquisitions; "
+                           "pass the files of one series")
+            seen[time, number] = file
+            if ds.get("InstanceNumber") in (None, ""):
+                continue
+            if number in numbers:
+                other, other_time = numbers[number]
+                raise fail(source, f"holds two images of one slice with instance number {number} ({other.name} at "
+                           f"{other_time:g} ms and {file.name} at {time:g} ms): two acquisitions, not one cine; "
+                           "pass the files of one series")
+            numbers[number] = (file, time)
 
 
 def _float(ds, keyword: str) -> float:

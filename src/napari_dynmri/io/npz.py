@@ -3,7 +3,8 @@
 :func:`npz_arrays` lists an archive's arrays (shape and dtype from each member's ``.npy`` header,
 nothing decompressed) and refuses pickled (object) arrays, sizes over the decoded-size limit
 (:mod:`napari_dynmri.validation`) and members whose declared size disagrees with their header.
-:func:`load_npz` then loads chosen arrays; :func:`load_npy` does the same for one ``.npy`` file.
+:func:`load_npz` then loads chosen arrays; :func:`npy_header` and :func:`load_npy` do the same for one
+``.npy`` file.
 Nothing is ever unpickled (``allow_pickle=False``). Failures raise :class:`InputError` naming the file.
 """
 
@@ -76,6 +77,14 @@ def load_npz(path, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
             return {name: archive[name] for name in names}
     except _READ_ERRORS as err:
         raise fail(path, f"cannot read as NumPy .npz: {type(err).__name__}: {err}") from None
+
+
+def npy_header(path) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` of a ``.npy`` file, from its header only (pickled data refused)."""
+    path = check_input_file(path)
+    with open(path, "rb") as stream:
+        shape, dtype, _offset = _header(stream, path, "cannot read as NumPy .npy: the file")
+    return shape, dtype
 
 
 def load_npy(path) -> np.ndarray:

@@ -32,7 +32,8 @@ complex64, values as stored. Per format:
 Containers (npz, mat, HDF5) may hold ``pixel_spacing_mm`` (2 values, row then column) and
 ``trigger_times_ms`` (``(T,)`` or ``(Z, T)``) next to the data. Every input is a regular file (or a
 DICOM folder) and is checked against the decoded-size limit of :mod:`napari_dynmri.validation`
-from its header, before it is decompressed. Data named ``kspace`` must be complex
+from its header, before it is decompressed, counting what the reader makes of it (the decoded
+array plus its float32 / complex64 copy, :func:`~napari_dynmri.validation.check_cine_size`). Data named ``kspace`` must be complex
 and is brought to image space with :func:`~napari_dynmri.physics.fft.ifft2c`; any other complex
 array is checked with :func:`~napari_dynmri.io.kspace.looks_like_kspace`. In both cases
 ``meta['kspace_input']`` is True.
@@ -59,13 +60,15 @@ from napari_dynmri.io.dicom import (
 )
 from napari_dynmri.io.kspace import combine_coils
 from napari_dynmri.io.mat5 import mat5_variables
-from napari_dynmri.io.npz import load_npy, load_npz, npz_arrays
+from napari_dynmri.io.npz import load_npy, load_npz, npy_header, npz_arrays
 from napari_dynmri.validation import (
     InputError,
     cast_finite,
+    check_cine_size,
     check_decoded_bytes,
     check_decoded_size,
     check_input_file,
+    working_dtype,
 )
 
 # Names looked up, in this order, for the cine in npz / mat files ("recon": a `dynmri recon` output).
@@ -197,12 +200,15 @@ def _pick(shapes: dict[str, tuple[int, ...]], order: Sequence[str], min_ndim: in
 
 
 def _read_npy(path: Path) -> Cine:
+    check_cine_size(*npy_header(path), path)
     return build_cine(load_npy(path), path, fmt="npy")
 
 
 def _read_npz(path: Path) -> Cine:
-    shapes = {name: shape for name, (shape, _dtype) in npz_arrays(path).items()}
+    arrays = npz_arrays(path)
+    shapes = {name: shape for name, (shape, _dtype) in arrays.items()}
     key = _pick(shapes, IMAGE_KEYS, 0, path, "the arrays")
+    check_cine_size(*arrays[key], path, f"array {key!r}")
     arrays = load_npz(path, [key, *(k for k in META_KEYS if k in shapes)])
     data, meta = arrays.pop(key), arrays
     return build_cine(
@@ -227,7 +233,7 @@ def _read_nifti(path: Path) -> Cine:
 
     image = nibabel.load(path)
     scaled = image.dataobj.slope != 1 or image.dataobj.inter != 0
-    check_decoded_size(image.shape, np.float64 if scaled else image.get_data_dtype(), path)
+    check_cine_size(image.shape, np.float64 if scaled else image.get_data_dtype(), path)
     data = np.asanyarray(image.dataobj)
     zooms = image.header.get_zooms()
     while data.ndim > 4 and data.shape[-1] == 1:
@@ -265,13 +271,20 @@ def _read_mat(path: Path) -> Cine:
             }
             # h5py sees MATLAB's column-major arrays with reversed axes: .T restores MATLAB order.
             shapes = {name: d.shape[::-1] for name, d in datasets.items()}
-            return _matlab_cine(shapes, lambda name: _h5_array(datasets[name]).T, path, "mat-v7.3")
+
+            def load(name: str) -> np.ndarray:
+                check_cine_size(datasets[name].shape, datasets[name].dtype, path, f"variable {name!r}")
+                return _h5_array(datasets[name]).T
+
+            return _matlab_cine(shapes, load, path, "mat-v7.3")
     from scipy.io import loadmat
 
     variables = mat5_variables(path)
     listing = ", ".join(f"{name} {shape}" for name, shape, _ in variables)
-    check_decoded_bytes(sum(math.prod(shape) * itemsize for _, shape, itemsize in variables), path,
-                        f"the variables [{listing}]")
+    # every variable is decoded, then the cine gets a float32 working copy (the largest, at least)
+    working = max((math.prod(shape) * working_dtype(np.float32).itemsize for _, shape, _ in variables), default=0)
+    check_decoded_bytes(sum(math.prod(shape) * itemsize for _, shape, itemsize in variables) + working, path,
+                        f"the variables [{listing}] and a float32 copy of the cine")
     variables = {
         name: value
         for name, value in loadmat(path).items()
@@ -356,10 +369,11 @@ def _read_hdf5(path: Path) -> Cine:
             key: _h5_array(datasets[key]) if key in datasets else f.attrs.get(key) for key in META_KEYS
         }
         if "kspace" in datasets:
-            name, data = "kspace", _h5_array(datasets["kspace"])
+            name = "kspace"
         else:
             name = _pick({k: d.shape for k, d in datasets.items()}, HDF5_IMAGE_KEYS, 3, path, "the datasets")
-            data = _h5_array(datasets[name])
+        check_cine_size(datasets[name].shape, datasets[name].dtype, path, f"dataset {name!r}")
+        data = _h5_array(datasets[name])
     common = {
         "fmt": "hdf5",
         "pixel_spacing_mm": meta_values["pixel_spacing_mm"],
@@ -396,7 +410,7 @@ def _read_tiff(path: Path) -> Cine:
         if not tif.series:
             raise fail(path, "holds no image series")
         series = tif.series[0]
-        check_decoded_size(series.shape, series.dtype, path)
+        check_cine_size(series.shape, series.dtype, path)
         data, axes = series.asarray(), series.axes
         spacing = _imagej_spacing(tif)
     if "S" in axes:  # samples per pixel: RGB(A), also when stored as separate planes

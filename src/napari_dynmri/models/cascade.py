@@ -21,7 +21,7 @@ The first stage starts from the zero-filled image (``init="zero-filled"``), from
 (``init="view-sharing"``: missing lines filled from the ``share_frames`` frames on each side, see
 :mod:`napari_dynmri.physics.view_sharing`), a far better start at no learning cost, or from x-f
 sparsity compressed sensing (``init="cs-xf"``: ``init_iterations`` FISTA iterations with weight
-``init_lam``, see :func:`napari_dynmri.physics.xf_sparsity.xf_fista`), the strongest classical prior on
+``init_lam``, see :func:`napari_dynmri.solvers.algorithms.xf_fista`), the strongest classical prior on
 unseen anatomy; the stages then only refine it.
 
 Since the models normalise inputs to max |zero_filled| = 1, ``v`` is dimensionless.
@@ -39,7 +39,7 @@ from torch import nn
 from napari_dynmri.models.base import ReconNet, resolve_options
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
 from napari_dynmri.physics import data_consistency, ifft2c, view_share
-from napari_dynmri.physics.xf_sparsity import xf_fista
+from napari_dynmri.solvers.algorithms import xf_fista
 
 DC_MODES = ("hard", "soft")
 

@@ -3,16 +3,34 @@
 :data:`DEFAULT_ACQUISITION` declares the defaults once; simulation, scoring, the training config,
 the CLI options and the widgets take theirs from it. An :class:`Acquisition` is checked when made
 and is a seeded mask function, like fastMRI's ``MaskFunc``: ``spec.mask(shape)`` is bool ``(T, H, W)``.
+
+An acceleration the matrix cannot give (the centre lines alone are sampled in every frame, so ``R``
+never exceeds ``H / center_lines``) is not an error: the mask samples what it must, and
+:func:`check_acquisition` warns (:class:`AccelerationWarning`) when the reached ``R`` falls far below
+the one asked for (``dynmri`` prints it as one line on stderr).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from napari_dynmri import validation
-from napari_dynmri.physics.masks import MASK_KINDS, make_mask
+from napari_dynmri.physics.masks import MASK_KINDS, actual_acceleration, make_mask
+
+# A reached acceleration below asked / FAR_BELOW warns (rounding the lines per frame costs far less).
+FAR_BELOW = 1.5
+
+
+class AccelerationWarning(UserWarning):
+    """The mask cannot reach the acceleration asked for on this matrix (too few rows for it)."""
+
+
+def reached_acceleration(kind, acceleration, center_lines, n_rows: int, seed: int = 0) -> float:
+    """The acceleration a ``kind`` mask of these options reaches on ``n_rows`` rows (one frame drawn)."""
+    return float(actual_acceleration(make_mask(kind, (1, int(n_rows), 1), acceleration, center_lines, seed)))
 
 
 def check_acquisition(kind, acceleration, center_lines, seed, noise, n_rows: int | None = None,
@@ -21,6 +39,8 @@ def check_acquisition(kind, acceleration, center_lines, seed, noise, n_rows: int
 
     The acceleration and centre lines as :func:`napari_dynmri.validation.check_sampling` (against
     ``n_rows`` = H when known), an integer seed >= 0, a finite noise sigma >= 0 and a kind of ``MASK_KINDS``.
+    With ``n_rows`` known, an acceleration the mask reaches far below (``asked / FAR_BELOW``) warns
+    with an :class:`AccelerationWarning` naming ``source``.
     """
     validation.check_sampling(acceleration, center_lines, n_rows, source)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -29,6 +49,12 @@ def check_acquisition(kind, acceleration, center_lines, seed, noise, n_rows: int
         raise validation.fail(source, f"the noise sigma must be a finite number >= 0, got {noise!r}")
     if kind not in MASK_KINDS:
         raise ValueError(f"unknown mask type {kind!r}; choose one of {', '.join(MASK_KINDS)}")
+    if n_rows is not None:
+        reached = reached_acceleration(kind, acceleration, center_lines, n_rows, seed)
+        if reached * FAR_BELOW < float(acceleration):
+            warnings.warn(f"{source}: acceleration {float(acceleration):g} cannot be reached on {n_rows} rows with "
+                          f"{center_lines} centre lines; the {kind} mask reaches R = {reached:.2f} (use fewer "
+                          "centre lines or a lower acceleration)", AccelerationWarning, stacklevel=2)
 
 
 @dataclass(frozen=True)

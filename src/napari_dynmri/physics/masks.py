@@ -28,6 +28,11 @@ import numpy as np
 MASK_KINDS = ("vd-random", "equispaced", "uniform-random")
 
 
+def is_row_mask(mask) -> bool:
+    """True when a bool ``(..., T, H, W)`` mask (numpy or torch) samples whole rows (constant along ``W``)."""
+    return bool((mask == mask[..., :1]).all())
+
+
 def center_rows(n_rows: int, center_lines: int) -> slice:
     """The always-sampled rows: ``center_lines`` rows starting at ``n_rows // 2 - center_lines // 2``."""
     if not 0 <= center_lines <= n_rows:

@@ -6,14 +6,13 @@ from typing import Callable
 
 import numpy as np
 
+from napari_dynmri.solvers.loop import ReconCancelled
 from napari_dynmri.validation import check_kspace, check_mask
+
+__all__ = ["Progress", "ReconCancelled", "ShouldStop", "check_recon_inputs"]
 
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
-
-
-class ReconCancelled(Exception):
-    """A reconstruction stopped early because its ``should_stop()`` callback returned True."""
 
 
 def check_recon_inputs(kspace, mask, source="the acquisition") -> tuple[np.ndarray, np.ndarray]:

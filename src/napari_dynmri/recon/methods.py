@@ -8,11 +8,14 @@ Every method is a :class:`ReconMethod` made by :func:`get_method` from a spec st
     k-t sliding-window view sharing (:mod:`napari_dynmri.physics.view_sharing`); option ``half_window``.
 ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``
     compressed sensing with temporal TV (:mod:`napari_dynmri.recon.cs`), x-f sparsity or low rank
-    plus sparse (:mod:`napari_dynmri.recon.sparse`); options ``lam`` (a number, or ``"auto"``, the
-    default: chosen per scan, :mod:`napari_dynmri.recon.weight`), ``iterations``, and
-    ``lam_lowrank`` for ``cs-lps``.
+    plus sparse (:mod:`napari_dynmri.recon.sparse`), solved by :mod:`napari_dynmri.solvers`; options
+    ``lam`` (a number, or ``"auto"``, the default: cross-validated per scan,
+    :mod:`napari_dynmri.recon.weight`), ``iterations``, ``lam_lowrank`` for ``cs-lps``, and
+    ``uncertainty`` (also make the trust map, :mod:`napari_dynmri.recon.trust`).
 ``"cs-auto"``
-    whichever of those three predicts held-out lines of the scan best; option ``iterations``.
+    the default: the method (those three or view sharing) and weight whose reconstructions best
+    predict held-out lines of the scan, chosen jointly by K-fold cross-validation; options
+    ``iterations``, ``uncertainty``.
 anything else
     a network: a shipped model name or a checkpoint path, loaded by
     ``napari_dynmri.models.pretrained.resolve_model``; options ``window``, ``overlap``
@@ -27,7 +30,6 @@ widgets and the benchmarks all go through :func:`get_method`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -35,6 +37,8 @@ from napari_dynmri.physics.fft import ifft2c
 from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW, view_share
 from napari_dynmri.recon import cs, sparse
 from napari_dynmri.recon.base import Progress, ReconCancelled, ShouldStop, check_recon_inputs
+from napari_dynmri.recon.trust import fold_spread
+from napari_dynmri.recon.weight import CrossValidation, cross_validate
 
 ZERO_FILLED = "zero-filled"
 VIEW_SHARING = "view-sharing"
@@ -117,9 +121,13 @@ class ZeroFilled(OneStepMethod):
 
 
 class ViewSharing(OneStepMethod):
-    """Each frame's missing lines filled from neighbouring frames, see :func:`napari_dynmri.physics.view_share`."""
+    """Each frame's missing lines filled from neighbouring frames, see :func:`napari_dynmri.physics.view_share`.
+
+    Also a candidate of ``cs-auto``'s cross-validated choice (:meth:`predict`; no weight to tune).
+    """
 
     name = VIEW_SHARING
+    tunable = False
 
     def __init__(self, half_window: int | None = None):
         self.half_window = DEFAULT_HALF_WINDOW if half_window is None else int(half_window)
@@ -130,30 +138,38 @@ class ViewSharing(OneStepMethod):
     def image(self, kspace, mask):
         return ifft2c(view_share(kspace, mask, self.half_window))
 
+    def predict(self, problem, factors, iterations=None, should_stop=None):
+        """The view-shared images of a batch of :class:`~napari_dynmri.solvers.KtProblem` (layout, torch)."""
+        mask = problem.mask.expand(problem.y.shape)
+        return problem.ifft(view_share(problem.y, mask, self.half_window))
+
 
 AUTO = "auto"
 
 
 class CompressedSensingMethod(ReconMethod):
-    """Base of the compressed-sensing methods: an iterative solver with regularisation weight(s).
+    """Base of the compressed-sensing methods: a solver of :mod:`napari_dynmri.solvers` with regularisation weight(s).
 
-    By default the weights are chosen per scan on held-out lines (:mod:`napari_dynmri.recon.weight`):
-    the method's default weights times the best of ``weight.DEFAULT_FACTORS``. A given ``lam``
-    fixes the weight instead. After :meth:`reconstruct`, ``settings`` holds the weights used,
-    whether they were chosen automatically, and the held-out error of each candidate factor.
+    By default the weights are chosen per scan by cross-validation on the measured lines
+    (:mod:`napari_dynmri.recon.weight`): the method's default weights times the factor whose
+    reconstructions predict held-out lines best. A given ``lam`` fixes the weight instead. After
+    :meth:`reconstruct`, ``settings`` holds the weights used, how they were chosen and, when
+    cross-validated, every candidate's score. ``uncertainty=True`` also makes the trust map
+    (:mod:`napari_dynmri.recon.trust`), kept in ``self.uncertainty``.
 
-    Subclasses set ``name``, ``label``, ``solver`` (``solver(kspace, mask, iterations=, progress=,
-    should_stop=, device=, **weights)``), ``default_weights`` (name -> default, ``lam`` first) and
+    Subclasses set ``name``, ``label``, ``algorithm`` (the name of a class of
+    :mod:`napari_dynmri.solvers.algorithms` taking ``(problem, **weights)``), ``default_weights`` (name -> default, ``lam`` first) and
     ``default_iterations``.
     """
 
     label: str = ""
-    solver: Callable[..., np.ndarray]
+    algorithm: str
     default_weights: dict[str, float] = {}
     default_iterations: int = 100
+    tunable = True
 
     def __init__(self, lam: float | str | None = None, iterations: int | None = None, device: str = "cpu",
-                 **weights):
+                 uncertainty: bool = False, cross_validation: CrossValidation | None = None, **weights):
         unknown = sorted(set(weights) - set(self.default_weights))
         if unknown:
             raise ValueError(f"method {self.name!r} has no option(s) {', '.join(unknown)}")
@@ -173,8 +189,11 @@ class CompressedSensingMethod(ReconMethod):
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         self.device = device
+        self.want_uncertainty = bool(uncertainty)
+        self.cross_validation = cross_validation or CrossValidation()
         self.settings: dict = {}
-        how = "automatic weight" if self.automatic else ", ".join(f"{k} {v:g}" for k, v in self.weights.items())
+        self.uncertainty: np.ndarray | None = None
+        how = "cross-validated weight" if self.automatic else ", ".join(f"{k} {v:g}" for k, v in self.weights.items())
         self.description = f"compressed sensing, {self.label} ({how}, {self.iterations} iterations)"
 
     def settings_summary(self) -> str:
@@ -188,140 +207,162 @@ class CompressedSensingMethod(ReconMethod):
         """The fixed weight ``lam``, or ``"auto"`` when it is chosen per scan."""
         return AUTO if self.automatic else self.weights["lam"]
 
-    def solve(self, kspace, mask, weights: dict[str, float], iterations: int, progress=None, should_stop=None):
-        """Run ``solver`` with ``weights`` (the ``default_weights`` keys); complex64 ``(T, H, W)``."""
-        return self.solver(kspace, mask, iterations=iterations, progress=progress, should_stop=should_stop,
-                           device=self.device, **weights)
+    def predict(self, problem, factors, iterations=None, should_stop=None, progress=None):
+        """Solve a (batch of) :class:`~napari_dynmri.solvers.KtProblem` with the weights times ``factors``.
+
+        ``factors``: a float, or one per problem of the batch. Returns the normalised layout image(s), torch.
+        """
+        from napari_dynmri.solvers import algorithms
+        from napari_dynmri.solvers.loop import run
+
+        scaled = {key: value * np.asarray(factors, dtype=np.float64) for key, value in self.weights.items()}
+        solver = getattr(algorithms, self.algorithm)(problem, **scaled)
+        image, _ = run(solver, iterations or self.iterations, progress, should_stop)
+        return image
+
+    def solve(self, kspace, mask, factor: float = 1.0, progress=None, should_stop=None) -> np.ndarray:
+        """complex ``(T, H, W)`` k-space and bool mask -> complex64 image, with the weights times ``factor``."""
+        import torch
+
+        from napari_dynmri.solvers.operator import KtProblem
+
+        with torch.inference_mode():
+            problem = KtProblem.from_kspace(kspace, mask, device=self.device)
+            return problem.image(self.predict(problem, factor, None, should_stop, progress))
 
     def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        from napari_dynmri.recon.weight import DEFAULT_FACTORS, select_on_held_out
-
         kspace, mask = check_recon_inputs(kspace, mask)
-        weights, errors = dict(self.weights), {}
-        selection = len(DEFAULT_FACTORS) * self.iterations if self.automatic else 0
-        total = selection + self.iterations
+        factor, weight, selection = 1.0, "fixed", None
+        reporter = _Stages(progress, self.iterations)
         if self.automatic:
-
-            def solve_scaled(k, m, factor):
-                scaled = {key: value * factor for key, value in self.weights.items()}
-                return self.solve(k, m, scaled, self.iterations, should_stop=should_stop)
-
-            def selection_progress(done, _count):
-                if progress is not None:
-                    progress(done * self.iterations, total)
-
-            choice = select_on_held_out(solve_scaled, kspace, mask, should_stop=should_stop,
-                                        progress=selection_progress)
-            if choice.best is not None:
-                weights = {key: value * choice.best for key, value in weights.items()}
-            errors = {f"{factor:.4g}": error for factor, error in choice.errors.items()}
-
-        def final_progress(done, _iterations):
-            if progress is not None:
-                progress(selection + done, total)
-
-        image = self.solve(kspace, mask, weights, self.iterations, final_progress, should_stop)
+            selection = cross_validate(kspace, mask, [self], self.cross_validation, device=self.device,
+                                       progress=reporter.selection, should_stop=should_stop)
+            factor = selection.factor
+            weight = "cross-validated" if selection.family else "default (no lines to hold out)"
+        image = self.solve(kspace, mask, factor, reporter.final, should_stop)
+        self.uncertainty = (fold_spread(self, kspace, mask, factor, self.cross_validation, self.device, should_stop)
+                            if self.want_uncertainty else None)
         self.settings = {
-            **{key: float(f"{value:.4g}") for key, value in weights.items()},
-            "weight": ("automatic" if errors else "default (no lines to hold out)") if self.automatic else "fixed",
+            **{key: float(f"{value * factor:.4g}") for key, value in self.weights.items()},
+            "weight": weight,
             "iterations": self.iterations,
         }
-        if errors:
-            self.settings["holdout_error"] = errors
+        if selection is not None and selection.family:
+            self.settings["cross_validation"] = selection.summary()
         return image
 
 
 class TemporalTVMethod(CompressedSensingMethod):
-    """Temporal total-variation compressed sensing, see :func:`napari_dynmri.recon.cs.ttv_reconstruct`."""
+    """Temporal total-variation compressed sensing, see :mod:`napari_dynmri.recon.cs`."""
 
     name = CS_TTV
     label = "temporal total variation"
-    solver = staticmethod(cs.ttv_reconstruct)
+    algorithm = "TemporalTV"
     default_weights = {"lam": cs.DEFAULT_LAM}
     default_iterations = cs.DEFAULT_ITERATIONS
 
 
 class XFSparsityMethod(CompressedSensingMethod):
-    """x-f sparsity compressed sensing, see :func:`napari_dynmri.recon.sparse.xf_reconstruct`."""
+    """x-f sparsity compressed sensing, see :mod:`napari_dynmri.recon.sparse`."""
 
     name = CS_XF
     label = "x-f sparsity"
-    solver = staticmethod(sparse.xf_reconstruct)
+    algorithm = "XfSparsity"
     default_weights = {"lam": sparse.XF_DEFAULT_LAM}
     default_iterations = sparse.DEFAULT_ITERATIONS
 
 
 class LowRankSparseMethod(CompressedSensingMethod):
-    """Low-rank plus sparse compressed sensing, see :func:`napari_dynmri.recon.sparse.lps_decompose`."""
+    """Low-rank plus sparse compressed sensing, see :mod:`napari_dynmri.recon.sparse`."""
 
     name = CS_LPS
     label = "low rank plus x-f sparse"
-    solver = staticmethod(sparse.lps_reconstruct)
+    algorithm = "LowRankSparse"
     default_weights = {"lam": sparse.LPS_DEFAULT_LAM, "lam_lowrank": sparse.LPS_DEFAULT_LAM_LOWRANK}
     default_iterations = sparse.DEFAULT_ITERATIONS
 
 
-CS_METHODS = {method.name: method for method in (TemporalTVMethod, XFSparsityMethod, LowRankSparseMethod)}
+CS_METHODS = {method.name: method for method in (XFSparsityMethod, LowRankSparseMethod, TemporalTVMethod)}
+
+
+class _Stages:
+    """Progress of a selection (candidate-fold solves) followed by a final solve (iterations), as one count."""
+
+    def __init__(self, progress, iterations: int):
+        self.progress, self.iterations, self.selected = progress, iterations, 0
+
+    def selection(self, done, total):
+        self.selected = total
+        if self.progress is not None:
+            self.progress(done, total + self.iterations)
+
+    def final(self, done, _iterations):
+        if self.progress is not None:
+            self.progress(self.selected + done, self.selected + self.iterations)
 
 
 class AutoCompressedSensing(ReconMethod):
-    """The CS method chosen per scan: each of ``CS_METHODS`` (default weights) reconstructs the cine
-    without its held-out lines, and the one that predicts them best reconstructs it from all lines.
+    """The method and weight chosen per scan: cs-xf, cs-lps and cs-ttv over a grid of weights, and view
+    sharing, scored jointly by cross-validation on the measured lines (:mod:`napari_dynmri.recon.weight`);
+    the best reconstructs the cine from all lines.
 
     No single classical prior wins on every anatomy (x-f sparsity on some cines, temporal TV or
-    low rank plus sparse on others); the held-out lines of the scan itself tell which suits it.
-    ``settings`` names the chosen method and holds each candidate's held-out error.
+    low rank plus sparse on others), nor one weight; the held-out lines of the scan itself tell which
+    suits it. ``settings`` names the chosen method and weight and holds every candidate's score.
+    ``uncertainty=True`` also makes the trust map (:mod:`napari_dynmri.recon.trust`), kept in
+    ``self.uncertainty``.
     """
 
     name = CS_AUTO
 
-    def __init__(self, iterations: int | None = None, device: str = "cpu"):
+    def __init__(self, iterations: int | None = None, device: str = "cpu", uncertainty: bool = False,
+                 cross_validation: CrossValidation | None = None):
+        self.cross_validation = cross_validation or CrossValidation()
         self.candidates = {
-            name: method(lam=method.default_weights["lam"], iterations=iterations, device=device)
+            name: method(iterations=iterations, device=device, cross_validation=self.cross_validation)
             for name, method in CS_METHODS.items()
         }
+        self.candidates[VIEW_SHARING] = ViewSharing()
         self.device = device
-        self.iterations = next(iter(self.candidates.values())).iterations
+        self.iterations = self.candidates[CS_XF].iterations
+        self.want_uncertainty = bool(uncertainty)
         self.settings: dict = {}
+        self.uncertainty: np.ndarray | None = None
         self.description = (
-            f"compressed sensing, {', '.join(self.candidates)} chosen per scan on held-out lines "
-            f"({self.iterations} iterations)"
+            f"{', '.join(self.candidates)} and their weights chosen per scan by cross-validation "
+            f"on the measured lines ({self.iterations} iterations)"
         )
 
     def settings_summary(self) -> str:
         if not self.settings:
             return ""
+        if "lam" not in self.settings:
+            return self.settings["method"]
         return f"{self.settings['method']}, lam {self.settings['lam']:g}"
 
     def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        from napari_dynmri.recon.weight import select_on_held_out
-
         kspace, mask = check_recon_inputs(kspace, mask)
-        count = len(self.candidates)
-        total = (count + 1) * self.iterations
-
-        def solve(k, m, name):
-            return self.candidates[name].reconstruct(k, m, should_stop=should_stop)
-
-        def selection_progress(done, _count):
-            if progress is not None:
-                progress(done * self.iterations, total)
-
-        def final_progress(done, steps):
-            if progress is not None:
-                progress(count * self.iterations + round(done * self.iterations / max(steps, 1)), total)
-
-        choice = select_on_held_out(solve, kspace, mask, list(self.candidates), should_stop=should_stop,
-                                    progress=selection_progress)
-        chosen = self.candidates[choice.best if choice.best is not None else DEFAULT_CS_FALLBACK]
-        image = chosen.reconstruct(kspace, mask, progress=final_progress, should_stop=should_stop)
+        reporter = _Stages(progress, self.iterations)
+        selection = cross_validate(kspace, mask, list(self.candidates.values()), self.cross_validation,
+                                   device=self.device, progress=reporter.selection, should_stop=should_stop)
+        chosen = self.candidates[selection.family or DEFAULT_CS_FALLBACK]
+        factor = selection.factor
+        if chosen.tunable:
+            image = chosen.solve(kspace, mask, factor, reporter.final, should_stop)
+            weights = {key: float(f"{value * factor:.4g}") for key, value in chosen.weights.items()}
+        else:
+            image = chosen.reconstruct(kspace, mask, progress=reporter.final, should_stop=should_stop)
+            weights = {}
+        self.uncertainty = (fold_spread(chosen, kspace, mask, factor, self.cross_validation, self.device,
+                                        should_stop) if self.want_uncertainty else None)
         self.settings = {
             "method": chosen.name,
-            **chosen.settings,
-            "choice": "held-out lines" if choice.errors else "default (no lines to hold out)",
+            **weights,
+            "choice": "cross-validation" if selection.family else "default (no lines to hold out)",
+            "iterations": self.iterations,
         }
-        if choice.errors:
-            self.settings["holdout_error"] = choice.errors
+        if selection.family:
+            self.settings["cross_validation"] = selection.summary()
         return image
 
 
@@ -444,7 +485,8 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
         device: ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``; zero filling
             always runs on the CPU with numpy.
         options: method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
-            the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``; ``window``,
+            the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``;
+            ``uncertainty`` (make the trust map, :mod:`napari_dynmri.recon.trust`) for both; ``window``,
             ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
             values mean the default. Unknown options, an empty ``spec`` and an unknown device raise
             ``ValueError``.
@@ -458,8 +500,8 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
     allowed = {
         ZERO_FILLED: (),
         VIEW_SHARING: ("half_window",),
-        **{name: (*method.default_weights, "iterations") for name, method in CS_METHODS.items()},
-        CS_AUTO: ("iterations",),
+        **{name: (*method.default_weights, "iterations", "uncertainty") for name, method in CS_METHODS.items()},
+        CS_AUTO: ("iterations", "uncertainty"),
     }.get(spec, ("window", "overlap", "mixed_precision", "adapt", "adapt_iterations"))
     unknown = sorted(set(options) - set(allowed))
     if unknown:

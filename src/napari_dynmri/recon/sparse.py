@@ -16,8 +16,8 @@ image brightness; ``lam_lowrank`` is relative to the largest singular value of t
 Casorati matrix (a problem with weights ``lam * s`` and ``lam_lowrank * sigma_1(C(F^H y))`` in
 the units of ``y``).
 
-Solver: FISTA (Beck and Teboulle, 2009) from the zero-filled image (the x-f core, shared with
-networks that start from it, is :mod:`napari_dynmri.physics.xf_sparsity`). ``M F`` has norm 1, so
+Solver: FISTA (Beck and Teboulle, 2009) from the zero-filled image
+(:mod:`napari_dynmri.solvers.algorithms`, shared with networks that start from x-f sparsity). ``M F`` has norm 1, so
 ``cs-xf`` takes unit steps, and the gradient step is exact data consistency: the sampled
 k-space of the current image is replaced by ``y``. ``cs-lps`` is a joint proximal gradient on
 ``(L, S)`` with step 1/2 (the Lipschitz constant of the joint data term is 2), starting from
@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from napari_dynmri.recon.base import ReconCancelled, check_recon_inputs
+from napari_dynmri.recon.base import check_recon_inputs
 
 # Weights measured on pig short-axis slices 2 and 10 (R = 8 vd-random, 8 centre lines): cs-xf 43.40 /
 # 37.04 dB at 0.001 (43.49 / 36.64 at 0.0003, 42.76 / 36.29 at 0.003); cs-lps 44.27 / 37.47 dB at
@@ -40,32 +40,6 @@ XF_DEFAULT_LAM = 0.001
 LPS_DEFAULT_LAM = 0.001
 LPS_DEFAULT_LAM_LOWRANK = 0.001
 DEFAULT_ITERATIONS = 100
-
-
-def singular_value_threshold(x, threshold: float):
-    """Shrink the singular values of the Casorati matrix of ``x`` (complex torch ``(T, H, W)``) by ``threshold``.
-
-    The proximal map of ``threshold * ||C(x)||_*``. Computed from the ``T x T`` Gram matrix
-    (``T`` is small), so the cost is two ``(H W) x T x T`` products.
-    """
-    import torch
-
-    casorati = x.reshape(x.shape[0], -1).T  # (H W, T)
-    gram = (casorati.conj().T @ casorati).to(torch.complex128)
-    eigenvalues, vectors = torch.linalg.eigh(gram)
-    singular = torch.sqrt(torch.clamp(eigenvalues, min=0.0))
-    gain = torch.where(singular > threshold, 1.0 - threshold / torch.clamp(singular, min=1e-30), 0.0)
-    projector = (vectors * gain.to(vectors.dtype)) @ vectors.conj().T
-    return (casorati @ projector.to(x.dtype)).T.reshape(x.shape)
-
-
-def largest_singular_value(x) -> float:
-    """``sigma_1`` of the Casorati matrix of a complex torch or numpy cine ``(T, H, W)``."""
-    import torch
-
-    x = torch.as_tensor(x)
-    casorati = x.reshape(x.shape[0], -1).to(torch.complex128)
-    return float(torch.linalg.matrix_norm(casorati, ord=2))
 
 
 def xf_objective(image, kspace, mask, lam: float) -> float:
@@ -103,16 +77,17 @@ def _check(lam: float, iterations: int, name: str = "lam") -> None:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
 
 
-def _step(should_stop) -> None:
-    if should_stop is not None and should_stop():
-        raise ReconCancelled("the CS reconstruction was cancelled")
-
-
-def _tensors(kspace: np.ndarray, mask: np.ndarray, device: str):
-    import torch
+def _solve(algorithm: str, kspace, mask, iterations, progress, should_stop, device, **weights):
+    """Run a solver of :mod:`napari_dynmri.solvers.algorithms`; returns the problem and the finished solver."""
+    from napari_dynmri.solvers import algorithms
+    from napari_dynmri.solvers.loop import run
+    from napari_dynmri.solvers.operator import KtProblem
 
     kspace, mask = check_recon_inputs(kspace, mask)
-    return torch.from_numpy(kspace).to(device), torch.from_numpy(mask).to(device)
+    problem = KtProblem.from_kspace(kspace, mask, device=device)
+    solver = getattr(algorithms, algorithm)(problem, **weights)
+    run(solver, iterations, progress, should_stop)
+    return problem, solver
 
 
 def xf_reconstruct(
@@ -141,12 +116,10 @@ def xf_reconstruct(
     """
     import torch
 
-    from napari_dynmri.physics.xf_sparsity import xf_fista
-
     _check(lam, iterations)
     with torch.inference_mode():
-        image = xf_fista(*_tensors(kspace, mask, device), lam, iterations, progress, lambda: _step(should_stop))
-        return image.cpu().numpy().astype(np.complex64)
+        problem, solver = _solve("XfSparsity", kspace, mask, iterations, progress, should_stop, device, lam=lam)
+        return problem.image(solver.result())
 
 
 def lps_decompose(
@@ -169,30 +142,12 @@ def lps_decompose(
     """
     import torch
 
-    from napari_dynmri.physics.xf_sparsity import NormalisedProblem, soft_threshold, temporal_fft, temporal_ifft
-
     _check(lam, iterations)
     _check(lam_lowrank, iterations, "lam_lowrank")
     with torch.inference_mode():
-        problem = NormalisedProblem(*_tensors(kspace, mask, device))
-        lowrank = problem.adjoint()
-        sparse = torch.zeros_like(lowrank)
-        lowrank_threshold = 0.5 * lam_lowrank * largest_singular_value(lowrank)
-        z_lowrank, z_sparse, t = lowrank, sparse, 1.0
-        for done in range(iterations):
-            _step(should_stop)
-            half_gradient = 0.5 * torch.fft.ifft2(problem.residual(z_lowrank + z_sparse), norm="ortho")
-            previous_lowrank, previous_sparse = lowrank, sparse
-            lowrank = singular_value_threshold(z_lowrank - half_gradient, lowrank_threshold)
-            sparse = temporal_ifft(soft_threshold(temporal_fft(z_sparse - half_gradient), 0.5 * lam))
-            t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            momentum = (t - 1.0) / t_next
-            z_lowrank = lowrank + momentum * (lowrank - previous_lowrank)
-            z_sparse = sparse + momentum * (sparse - previous_sparse)
-            t = t_next
-            if progress is not None:
-                progress(done + 1, iterations)
-        return tuple(problem.result(part).cpu().numpy().astype(np.complex64) for part in (lowrank, sparse))
+        problem, solver = _solve("LowRankSparse", kspace, mask, iterations, progress, should_stop, device,
+                                 lam=lam, lam_lowrank=lam_lowrank)
+        return tuple(problem.image(part) for part in solver.parts())
 
 
 def lps_reconstruct(kspace: np.ndarray, mask: np.ndarray, *args, **kwargs) -> np.ndarray:
