@@ -108,6 +108,9 @@ def main() -> int:
         "| set | chosen | PSNR dB | Spearman | top 5 % shared |", "|---|---|---|---|---|",
         *[f"| {s} | {c} | {p:.2f} | {r:.2f} | {t:.2f} |" for s, c, p, r, t in rows],
         f"| mean | | | {np.mean([r[3] for r in rows]):.2f} | {np.mean([r[4] for r in rows]):.2f} |",
+        "", f"The Spearman correlation reaches 0.5 on {sum(r[3] >= 0.5 for r in rows)} of {len(rows)} sets: the "
+        "spread of the folds sees where the data leave the image free (aliasing, motion), not the bias a strong "
+        "prior adds where it is confidently wrong, nor noise that all folds share.",
         "", f"![Trust map beside the error map]({FIGURE.relative_to(REPO / 'docs').as_posix()})", "",
     ]
     text = "\n".join(lines)

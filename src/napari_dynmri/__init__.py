@@ -64,6 +64,8 @@ class Reconstruction:
         seconds: wall time of the reconstruction.
         settings: what the method chose or used (e.g. the chosen method and weight of ``cs-auto``).
         description: one line saying what the method is.
+        uncertainty: float32 ``(T, H, W)`` trust map (the spread of the cross-validation folds'
+            reconstructions) when asked for with ``uncertainty=True``, else None.
     """
 
     image: Any
@@ -72,6 +74,7 @@ class Reconstruction:
     seconds: float
     settings: dict = field(default_factory=dict)
     description: str = ""
+    uncertainty: Any = None
 
 
 def reconstruct(kspace, mask, method: str | None = None, *, device: str = "auto",
@@ -91,7 +94,8 @@ def reconstruct(kspace, mask, method: str | None = None, *, device: str = "auto"
         should_stop: polled while it works; returning True stops it with
             :class:`napari_dynmri.recon.ReconCancelled`.
         options: the method's options (``lam``, ``iterations`` for compressed sensing; ``lam`` is
-            chosen per scan unless given; ``half_window`` for view sharing; ``adapt``,
+            cross-validated per scan unless given; ``uncertainty=True`` for compressed sensing and
+            ``cs-auto`` also makes the trust map; ``half_window`` for view sharing; ``adapt``,
             ``adapt_iterations`` for networks). Unknown options raise ``ValueError``.
 
     Returns:
@@ -106,7 +110,8 @@ def reconstruct(kspace, mask, method: str | None = None, *, device: str = "auto"
     image = chosen.reconstruct(kspace, mask, progress=progress, should_stop=should_stop)
     return Reconstruction(image=image, method=chosen.name, device=chosen.device,
                           seconds=time.perf_counter() - start, settings=dict(getattr(chosen, "settings", {}) or {}),
-                          description=str(getattr(chosen, "description", "")))
+                          description=str(getattr(chosen, "description", "")),
+                          uncertainty=getattr(chosen, "uncertainty", None))
 
 
 def list_methods() -> list[str]:
