@@ -17,6 +17,7 @@ from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.io.raw import RawReadError, coil_combine, is_raw_kspace, read_raw
 from napari_dynmri.io.raw.cfl import read_cfl_array, write_cfl
 from napari_dynmri.io.raw.scan import infer_layout
+from napari_dynmri.metrics import psnr
 from napari_dynmri.physics import Acquisition
 from napari_dynmri.physics.coils import (
     birdcage_maps,
@@ -396,9 +397,9 @@ def test_cli_info_shows_the_pixel_spacing_of_simulate_and_recon_npz(tmp_path, ca
         assert "pixel spacing: 1.25 x 0.75 mm (row x col)" in capsys.readouterr().out.splitlines()
 
 
-def test_recon_reads_a_fully_sampled_raw_scan_and_refuses_an_undersampled_one(tmp_path):
-    # a fully sampled 4-coil ISMRMRD scan is coil-combined, then undersampled like any cine; an
-    # undersampled one is refused in one line (the solvers have no coil maps yet)
+def test_recon_reconstructs_raw_scans_with_coil_maps(tmp_path, capsys):
+    # a fully sampled 4-coil ISMRMRD scan is undersampled on the fly and reconstructed with SENSE
+    # (target: its fully sampled combination); an undersampled one is reconstructed as measured
     import json
 
     from napari_dynmri.cli import main
@@ -410,17 +411,24 @@ def test_recon_reads_a_fully_sampled_raw_scan_and_refuses_an_undersampled_one(tm
     full = tmp_path / "full.h5"
     simulate_multicoil(cine, 4).write_ismrmrd(full)
     out = tmp_path / "recon.npz"
-    assert main(["recon", str(full), "-o", str(out), "--model", "zero-filled", "--acceleration", "4",
-                 "--center-lines", "4"]) == 0
+    assert main(["recon", str(full), "-o", str(out), "--model", "cs-xf", "--lam", "0.003", "--iterations", "20",
+                 "--acceleration", "4", "--center-lines", "6", "--device", "cpu"]) == 0
+    assert "PSNR" in capsys.readouterr().out
     with np.load(out) as saved:
-        target = saved["target"]
+        target, recon, zero_filled = saved["target"], saved["recon"], saved["zero_filled"]
+        kspace, maps = saved["kspace"], saved["coil_maps"]
         meta = json.loads(str(saved["meta"]))
-    assert target.shape == cine.shape and meta["acquisition"]["actual_acceleration"] > 2
-    # in magnitude and up to the max-1 scaling, the combined image is the phantom (ESPIRiT's maps
-    # carry a smooth phase of their own)
+    assert kspace.shape == (6, 4, 48, 48) and maps.shape == (4, 48, 48)
+    assert meta["acquisition"]["actual_acceleration"] > 2 and meta["acquisition"]["coils"] == 4
+    # in magnitude and up to the max-1 scaling, the fully sampled combination is the phantom (ESPIRiT's
+    # maps carry a smooth phase of their own)
     scale = np.abs(cine).max()
     assert np.median(np.abs(np.abs(target) * scale - np.abs(cine))) < 0.02 * scale
-    assert np.corrcoef(np.abs(target).ravel(), np.abs(cine).ravel())[0, 1] > 0.98
+    assert psnr(recon, target) > psnr(zero_filled, target) + 2.0
     under = tmp_path / "under.h5"
-    simulate_multicoil(cine, 4, acquisition=Acquisition("vd-random", 4.0, 4, 0)).write_ismrmrd(under)
-    assert main(["recon", str(under), "-o", str(tmp_path / "no.npz")]) == 2
+    simulate_multicoil(cine, 4, acquisition=Acquisition("vd-random", 4.0, 6, 0)).write_ismrmrd(under)
+    assert main(["recon", str(under), "-o", str(tmp_path / "under.npz"), "--model", "zero-filled"]) == 0
+    with np.load(tmp_path / "under.npz") as saved:
+        assert "target" not in saved and saved["recon"].shape == cine.shape
+    assert main(["recon", str(under), "-o", str(tmp_path / "net.npz"), "--model", "dynmri-default"]) == 2
+    assert main(["simulate", str(under), "-o", str(tmp_path / "sim.npz")]) == 2  # not a cine

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri.cli import UserError
-from napari_dynmri.cli.simulate import add_acquisition_options, simulate_from_args
+from napari_dynmri.cli.simulate import acquisition_from_args, add_acquisition_options, simulate_from_args
 from napari_dynmri.recon.methods import CS_METHODS, DEFAULT_METHOD
 
 NPZ_SUFFIX = ".npz"
@@ -29,14 +29,22 @@ RECON_DEFAULTS = {
 
 
 def load_acquisition(args: argparse.Namespace) -> dict:
-    """The acquisition to reconstruct: ``kspace``, ``mask``, ``zero_filled``, ``target`` (or None), ``meta``.
+    """The acquisition to reconstruct: ``kspace``, ``mask``, ``zero_filled``, ``target`` (or None), ``meta``
+    and, for raw multi-coil k-space, ``maps``.
 
     A ``dynmri simulate`` npz is used as saved (the mask options are ignored), every array checked
-    by :meth:`napari_dynmri.simulation.Simulation.load`; any other input is read as a cine, scaled
+    by :meth:`napari_dynmri.simulation.Simulation.load`; raw k-space (ISMRMRD, fastMRI / CMRxRecon,
+    BART) is read with coil maps by :func:`napari_dynmri.data.samples.raw_acquisition` (undersampled
+    on the fly with the mask options when fully sampled); any other input is read as a cine, scaled
     to max |x| = 1 and undersampled as ``dynmri simulate`` would.
     """
+    from napari_dynmri.io.raw import is_raw_kspace
     from napari_dynmri.simulation import Simulation
 
+    if not Simulation.is_simulation(args.input) and is_raw_kspace(args.input):
+        from napari_dynmri.data.samples import raw_acquisition
+
+        return raw_acquisition(args.input, acquisition_from_args(args))
     sim = Simulation.load(args.input) if Simulation.is_simulation(args.input) else simulate_from_args(args)
     return {
         "kspace": sim.kspace,
@@ -44,6 +52,7 @@ def load_acquisition(args: argparse.Namespace) -> dict:
         "zero_filled": sim.zero_filled,
         "target": sim.target,
         "meta": sim.meta,
+        "maps": None,
     }
 
 
@@ -217,7 +226,8 @@ def run(args: argparse.Namespace) -> int:
                         uncertainty=args.uncertainty or None)
     acquisition = load_acquisition(args)
     start = time.perf_counter()
-    recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name))
+    recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name),
+                               maps=acquisition["maps"])
     seconds = time.perf_counter() - start
     recon = cast_finite(recon, np.complex64, method.name, "the reconstruction")  # e.g. NaN network weights
 
@@ -246,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
             arrays["target"] = acquisition["target"]
         if getattr(method, "uncertainty", None) is not None:
             arrays["uncertainty"] = method.uncertainty
+        if acquisition["maps"] is not None:
+            arrays["coil_maps"] = acquisition["maps"]
         with atomic_output(args.output, args.overwrite) as partial, open(partial, "wb") as f:
             np.savez_compressed(f, **arrays)
     else:

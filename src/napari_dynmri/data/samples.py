@@ -70,8 +70,8 @@ def raw_cine(path) -> Cine:
 
     Coils are combined with SENSE-1 on ESPIRiT maps (:func:`napari_dynmri.io.raw.coil_combine`),
     exact for fully sampled data; the result is then undersampled on the fly like any cine.
-    Undersampled raw data are refused with a clear error: reconstructing them needs the coil maps
-    inside the solvers' data consistency, which this version does not have yet.
+    Undersampled raw data are refused with a clear error: a cine is an image, and those need the coil
+    maps inside the reconstruction (:func:`raw_acquisition`, which ``dynmri recon`` uses).
     """
     from napari_dynmri import validation
     from napari_dynmri.io.raw import coil_combine, read_raw
@@ -83,11 +83,47 @@ def raw_cine(path) -> Cine:
         summary = sampling_summary(raw.mask)
         raise validation.InputError(
             f"{path}: holds undersampled raw k-space ({raw.kspace.shape[1]} coil(s), R = "
-            f"{summary['acceleration']:.2f}); dynmri reconstructs raw data only when fully sampled (they are "
-            "coil-combined, then undersampled with the mask options); multi-coil reconstruction of "
-            "undersampled scans is not available yet")
+            f"{summary['acceleration']:.2f}), not a cine; reconstruct it with `dynmri recon` (SENSE with "
+            "ESPIRiT coil maps)")
     kspace, _ = coil_combine(raw)
     spacing = raw.meta.get("pixel_spacing_mm")
     return Cine(data=ifft2c(kspace).astype(np.complex64), pixel_spacing_mm=tuple(spacing) if spacing else None,
                 source=str(path), meta={"format": "raw k-space", "kspace_input": True,
                                         "coils": int(raw.kspace.shape[1])})
+
+
+def raw_acquisition(path, acquisition=None) -> dict:
+    """A raw k-space file as an acquisition to reconstruct with coil maps (SENSE).
+
+    Returns ``kspace`` complex64 ``(T, C, H, W)``, ``mask`` bool ``(T, H, W)``, ``maps`` complex64
+    ``(C, H, W)`` (ESPIRiT, from the calibrated centre, time-averaged when no frame is fully sampled
+    there), ``zero_filled`` (the SENSE-1 combination), ``target`` and ``meta``. An undersampled scan is
+    reconstructed as measured (``target`` None; ``acquisition`` ignored). A fully sampled one is
+    undersampled with ``acquisition`` (an :class:`~napari_dynmri.physics.Acquisition`); ``target`` is
+    then its fully sampled SENSE combination, everything scaled to ``max |target| = 1`` as simulations are.
+    """
+    from napari_dynmri.io.raw import read_raw
+    from napari_dynmri.io.raw.scan import sampling_summary
+    from napari_dynmri.physics import DEFAULT_ACQUISITION, actual_acceleration
+    from napari_dynmri.physics.coils import espirit_maps, sense_combine
+    from napari_dynmri.physics.fft import ifft2c
+
+    raw = read_raw(path)
+    kspace, mask = raw.kspace, raw.mask
+    maps = espirit_maps(kspace, mask).astype(np.complex64)
+    target, meta = None, {"source": str(path), "coils": int(kspace.shape[1]), "format": raw.meta.get("format"),
+                          "pixel_spacing_mm": raw.meta.get("pixel_spacing_mm")}
+    if mask.all():
+        acquisition = acquisition or DEFAULT_ACQUISITION
+        target = sense_combine(ifft2c(kspace), maps)
+        scale = float(np.abs(target).max()) or 1.0
+        target, kspace = (target / scale).astype(np.complex64), (kspace / scale).astype(np.complex64)
+        mask = acquisition.mask(mask.shape)
+        kspace = kspace * mask[:, None]
+        meta.update(mask=acquisition.kind, acceleration=float(acquisition.acceleration),
+                    center_lines=int(acquisition.center_lines), seed=int(acquisition.seed))
+    meta.update(actual_acceleration=float(actual_acceleration(mask)),
+                measured_acceleration=float(sampling_summary(raw.mask)["acceleration"]), shape=list(mask.shape))
+    zero_filled = sense_combine(ifft2c(kspace * mask[:, None]), maps).astype(np.complex64)
+    return {"kspace": kspace.astype(np.complex64), "mask": mask, "maps": maps, "zero_filled": zero_filled,
+            "target": target, "meta": meta}

@@ -7,9 +7,9 @@ from typing import Callable
 import numpy as np
 
 from napari_dynmri.solvers.loop import ReconCancelled
-from napari_dynmri.validation import check_kspace, check_mask
+from napari_dynmri.validation import cast_finite, check_kspace, check_mask, fail
 
-__all__ = ["Progress", "ReconCancelled", "ShouldStop", "check_recon_inputs"]
+__all__ = ["Progress", "ReconCancelled", "ShouldStop", "check_multicoil_inputs", "check_recon_inputs"]
 
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
@@ -24,3 +24,21 @@ def check_recon_inputs(kspace, mask, source="the acquisition") -> tuple[np.ndarr
     """
     kspace = check_kspace(kspace, source)
     return kspace, check_mask(mask, kspace.shape, source)
+
+
+def check_multicoil_inputs(kspace, mask, maps, source="the acquisition") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multi-coil k-space ``(T, C, H, W)``, its ``(T, H, W)`` mask and ``(C, H, W)`` coil maps, checked.
+
+    Returns the k-space coil-first, ``(C, T, H, W)`` complex64 (the solvers' order), the bool mask and
+    the complex64 maps; mismatched shapes, real or non-finite data raise a ``ValueError`` naming ``source``.
+    """
+    kspace = np.asarray(kspace)
+    if kspace.ndim != 4 or kspace.dtype.kind != "c":
+        raise fail(source, f"multi-coil k-space must be complex (T, C, H, W), got {kspace.dtype} {kspace.shape}")
+    frames, coils, height, width = kspace.shape
+    check_kspace(kspace[:, 0], source)  # the shape rules of a cine
+    kspace = cast_finite(kspace, np.complex64, source, "kspace")
+    maps = cast_finite(maps, np.complex64, source, "coil maps")
+    if maps.shape != (coils, height, width):
+        raise fail(source, f"coil maps {maps.shape} do not match the k-space's (C, H, W) {(coils, height, width)}")
+    return np.ascontiguousarray(kspace.transpose(1, 0, 2, 3)), check_mask(mask, (frames, height, width), source), maps

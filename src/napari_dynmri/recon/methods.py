@@ -36,7 +36,7 @@ import numpy as np
 from napari_dynmri.physics.fft import ifft2c
 from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW, view_share
 from napari_dynmri.recon import cs, sparse
-from napari_dynmri.recon.base import Progress, ReconCancelled, ShouldStop, check_recon_inputs
+from napari_dynmri.recon.base import Progress, ReconCancelled, ShouldStop, check_multicoil_inputs, check_recon_inputs
 from napari_dynmri.recon.trust import fold_spread
 from napari_dynmri.recon.weight import CrossValidation, cross_validate
 
@@ -81,11 +81,13 @@ class ReconMethod:
         *,
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
+        maps: np.ndarray | None = None,
     ) -> np.ndarray:
         """complex (T, H, W) k-space, bool (T, H, W) mask -> complex64 (T, H, W) image.
 
         ``progress(done, total)`` is called as the work advances; ``should_stop()`` is polled
-        between steps and a True answer raises :class:`ReconCancelled`.
+        between steps and a True answer raises :class:`ReconCancelled`. ``maps``: coil sensitivities
+        ``(C, H, W)`` of multi-coil k-space ``(T, C, H, W)`` (SENSE; the classical methods only).
         """
         raise NotImplementedError
 
@@ -100,11 +102,17 @@ class OneStepMethod(ReconMethod):
         """complex64 ``(T, H, W)`` k-space (zero where not sampled), bool mask -> complex ``(T, H, W)`` image."""
         raise NotImplementedError
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        kspace, mask = check_recon_inputs(kspace, mask)
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+        if maps is None:
+            kspace, mask = check_recon_inputs(kspace, mask)
+        else:
+            kspace, mask, maps = check_multicoil_inputs(kspace, mask, maps)
         if should_stop is not None and should_stop():
             raise ReconCancelled("the reconstruction was cancelled")
-        image = self.image(kspace * mask, mask).astype(np.complex64)
+        image = self.image(kspace * mask, mask)
+        if maps is not None:  # per-coil images (C, T, H, W), combined with the maps (SENSE-1)
+            image = (image * maps[:, None].conj()).sum(axis=0)
+        image = image.astype(np.complex64)
         if progress is not None:
             progress(1, 1)
         return image
@@ -141,7 +149,7 @@ class ViewSharing(OneStepMethod):
     def predict(self, problem, factors, iterations=None, should_stop=None):
         """The view-shared images of a batch of :class:`~napari_dynmri.solvers.KtProblem` (layout, torch)."""
         mask = problem.mask.expand(problem.y.shape)
-        return problem.ifft(view_share(problem.y, mask, self.half_window))
+        return problem.combine(view_share(problem.y, mask, self.half_window))
 
 
 AUTO = "auto"
@@ -220,28 +228,32 @@ class CompressedSensingMethod(ReconMethod):
         image, _ = run(solver, iterations or self.iterations, progress, should_stop)
         return image
 
-    def solve(self, kspace, mask, factor: float = 1.0, progress=None, should_stop=None) -> np.ndarray:
-        """complex ``(T, H, W)`` k-space and bool mask -> complex64 image, with the weights times ``factor``."""
+    def solve(self, kspace, mask, factor: float = 1.0, progress=None, should_stop=None, maps=None) -> np.ndarray:
+        """complex ``(T, H, W)`` k-space (or ``(C, T, H, W)`` with coil ``maps``) and bool mask -> complex64
+        image, with the weights times ``factor``."""
         import torch
 
         from napari_dynmri.solvers.operator import KtProblem
 
         with torch.inference_mode():
-            problem = KtProblem.from_kspace(kspace, mask, device=self.device)
+            problem = KtProblem.from_kspace(kspace, mask, device=self.device, maps=maps)
             return problem.image(self.predict(problem, factor, None, should_stop, progress))
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        kspace, mask = check_recon_inputs(kspace, mask)
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+        if maps is None:
+            kspace, mask = check_recon_inputs(kspace, mask)
+        else:
+            kspace, mask, maps = check_multicoil_inputs(kspace, mask, maps)
         factor, weight, selection = 1.0, "fixed", None
         reporter = _Stages(progress, self.iterations)
         if self.automatic:
             selection = cross_validate(kspace, mask, [self], self.cross_validation, device=self.device,
-                                       progress=reporter.selection, should_stop=should_stop)
+                                       progress=reporter.selection, should_stop=should_stop, maps=maps)
             factor = selection.factor
             weight = "cross-validated" if selection.family else "default (no lines to hold out)"
-        image = self.solve(kspace, mask, factor, reporter.final, should_stop)
-        self.uncertainty = (fold_spread(self, kspace, mask, factor, self.cross_validation, self.device, should_stop)
-                            if self.want_uncertainty else None)
+        image = self.solve(kspace, mask, factor, reporter.final, should_stop, maps)
+        self.uncertainty = (fold_spread(self, kspace, mask, factor, self.cross_validation, self.device, should_stop,
+                                        maps) if self.want_uncertainty else None)
         self.settings = {
             **{key: float(f"{value * factor:.4g}") for key, value in self.weights.items()},
             "weight": weight,
@@ -340,21 +352,27 @@ class AutoCompressedSensing(ReconMethod):
             return self.settings["method"]
         return f"{self.settings['method']}, lam {self.settings['lam']:g}"
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
-        kspace, mask = check_recon_inputs(kspace, mask)
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+        if maps is None:
+            kspace, mask = check_recon_inputs(kspace, mask)
+            families = list(self.candidates.values())
+        else:  # temporal TV has no multi-coil solver
+            kspace, mask, maps = check_multicoil_inputs(kspace, mask, maps)
+            families = [family for name, family in self.candidates.items() if name != CS_TTV]
         reporter = _Stages(progress, self.iterations)
-        selection = cross_validate(kspace, mask, list(self.candidates.values()), self.cross_validation,
-                                   device=self.device, progress=reporter.selection, should_stop=should_stop)
+        selection = cross_validate(kspace, mask, families, self.cross_validation, device=self.device,
+                                   progress=reporter.selection, should_stop=should_stop, maps=maps)
         chosen = self.candidates[selection.family or DEFAULT_CS_FALLBACK]
         factor = selection.factor
         if chosen.tunable:
-            image = chosen.solve(kspace, mask, factor, reporter.final, should_stop)
+            image = chosen.solve(kspace, mask, factor, reporter.final, should_stop, maps)
             weights = {key: float(f"{value * factor:.4g}") for key, value in chosen.weights.items()}
         else:
-            image = chosen.reconstruct(kspace, mask, progress=reporter.final, should_stop=should_stop)
+            image = chosen.reconstruct(np.moveaxis(kspace, 0, 1) if maps is not None else kspace, mask,
+                                       progress=reporter.final, should_stop=should_stop, maps=maps)
             weights = {}
         self.uncertainty = (fold_spread(chosen, kspace, mask, factor, self.cross_validation, self.device,
-                                        should_stop) if self.want_uncertainty else None)
+                                        should_stop, maps) if self.want_uncertainty else None)
         self.settings = {
             "method": chosen.name,
             **weights,
@@ -427,10 +445,14 @@ class NetworkMethod(ReconMethod):
         steps, best = self.settings["adapt_steps"], self.settings["adapt_best_step"]
         return f"adapted: {steps} steps, kept step {best}" if best else f"adapted: {steps} steps, kept the original"
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None):
+    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
         import torch
 
         from napari_dynmri.recon.adapt import adapt_model
+
+        if maps is not None:
+            raise ValueError(f"network {self.name!r} takes single-coil k-space; use a compressed-sensing method "
+                             "or cs-auto for multi-coil data")
         from napari_dynmri.recon.windowed import window_starts, windowed_apply
 
         kspace, mask = check_recon_inputs(kspace, mask)

@@ -19,13 +19,13 @@ SMOOTHING_PIXELS = 1.0
 
 
 def fold_spread(family, kspace: np.ndarray, mask: np.ndarray, factor: float, cross_validation,
-                device: str = "cpu", should_stop=None) -> np.ndarray:
+                device: str = "cpu", should_stop=None, maps: np.ndarray | None = None) -> np.ndarray:
     """Per-pixel jackknife spread of ``family``'s fold reconstructions (smoothed): float32 ``(T, H, W)``.
 
     ``family``: a candidate of :func:`~napari_dynmri.recon.weight.cross_validate` (it has
     ``predict``); ``factor``: its weight factor; ``cross_validation``: the
     :class:`~napari_dynmri.recon.weight.CrossValidation` whose folds (count, seed) are used. All
-    zeros when the mask has no lines to hold out.
+    zeros when the mask has no lines to hold out. With coil ``maps`` ``(C, H, W)``, ``kspace`` is ``(C, T, H, W)``.
     """
     import torch
     from scipy.ndimage import gaussian_filter
@@ -38,8 +38,8 @@ def fold_spread(family, kspace: np.ndarray, mask: np.ndarray, factor: float, cro
     if folds < 2:
         return np.zeros(mask.shape, dtype=np.float32)
     with torch.inference_mode():
-        problem = KtProblem.from_kspace(kspace, mask, device=device)
-        total = torch.zeros(mask.shape, dtype=torch.complex64, device=device)
+        problem = KtProblem.from_kspace(kspace, mask, device=device, maps=maps)
+        total = torch.zeros(np.shape(mask), dtype=torch.complex64, device=device)
         squares = torch.zeros(mask.shape, dtype=torch.float32, device=device)
         for k in range(folds):  # one fold at a time keeps the peak memory of a single solve
             images = problem.centred(family.predict(problem.restricted(fit[k:k + 1]), np.array([factor]), None,

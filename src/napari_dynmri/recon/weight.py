@@ -233,14 +233,16 @@ class HeldOutScorer:
                           for name, w in self.weights.items()}
 
     def _per_column(self, errors):
-        """Errors ``(..., T, columns..., )`` in the layout summed to one value per image column ``(..., W')``."""
+        """Errors ``(..., [C,] T, ...)`` in the layout summed to one value per image column ``(..., W')``."""
+        if self.problem.coils:
+            errors = errors.sum(-4)
         if self.problem.rows:  # (..., T, W', H)
             return errors.sum(dim=(-3, -1))
         return errors.sum(dim=(-3, -2))
 
     def column_errors(self, images, folds: int) -> dict:
         """``images`` ``(K * F, ...)`` (fold-major) -> ``{weighting: (F, W') tensor}``, errors summed over folds."""
-        residual = (self.problem.fft(images) - self.problem.y).abs() ** 2
+        residual = (self.problem.kspace_of(images) - self.problem.y).abs() ** 2
         residual = residual.reshape(folds, -1, *residual.shape[1:]) * self.held[:, None]
         return {name: self._per_column(residual if w is None else residual * w).sum(0)
                 for name, w in self.weights.items()}
@@ -306,10 +308,12 @@ def cross_validate(
     device: str = "cpu",
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    maps: np.ndarray | None = None,
 ) -> Selection:
     """Choose among ``families`` (each a :class:`Family`) and their weights by K-fold cross-validation.
 
-    ``kspace``: complex ``(T, H, W)``; ``mask``: bool ``(T, H, W)``. ``progress(done, total)`` counts
+    ``kspace``: complex ``(T, H, W)``, or ``(C, T, H, W)`` with coil ``maps`` ``(C, H, W)``; ``mask``: bool
+    ``(T, H, W)``. ``progress(done, total)`` counts
     candidate-fold solves against :func:`planned_solves` (it jumps to the total at the end when the
     grid needed no extension); ``should_stop()`` is polled
     between and inside solves (True raises :class:`~napari_dynmri.solvers.loop.ReconCancelled`).
@@ -327,7 +331,7 @@ def cross_validate(
     evaluated: dict[str, dict] = {}
     budget = {"done": 0, "total": planned_solves(folds, [family.tunable for family in families])}
     with torch.inference_mode():
-        problem = KtProblem.from_kspace(kspace, mask, device=device, columns=columns)
+        problem = KtProblem.from_kspace(kspace, mask, device=device, columns=columns, maps=maps)
         scorer = HeldOutScorer(problem, mask, held)
         fold_problems = problem.restricted(fit)
 
