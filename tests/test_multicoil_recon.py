@@ -74,3 +74,19 @@ def test_cs_auto_on_coils_leaves_out_temporal_tv(multicoil):
         get_method("cs-ttv", device="cpu", lam=0.003).reconstruct(kspace, mask, maps=maps)
     with pytest.raises(ValueError, match="coil maps"):
         get_method("cs-xf", device="cpu", lam=0.003).reconstruct(kspace, mask, maps=maps[:3])
+
+
+def test_raw_scans_with_many_coils_are_compressed(tmp_path):
+    from napari_dynmri.data.samples import VIRTUAL_COILS, raw_acquisition
+    from napari_dynmri.physics import Acquisition
+    from napari_dynmri.simulation_coils import simulate_multicoil
+
+    path = tmp_path / "many.h5"
+    simulate_multicoil(cardiac_phantom(4, 32, 32, seed=1), VIRTUAL_COILS + 4).write_ismrmrd(path)
+    acquisition = raw_acquisition(path, Acquisition("vd-random", 4.0, 4, 0))
+    assert acquisition["kspace"].shape == (4, VIRTUAL_COILS, 32, 32)
+    assert acquisition["maps"].shape == (VIRTUAL_COILS, 32, 32)
+    assert acquisition["meta"]["coils"] == VIRTUAL_COILS + 4 and acquisition["meta"]["compression_energy_kept"] > 0.99
+    image = get_method("cs-xf", device="cpu", lam=0.003, iterations=20).reconstruct(
+        acquisition["kspace"], acquisition["mask"], maps=acquisition["maps"])
+    assert psnr(image, acquisition["target"]) > psnr(acquisition["zero_filled"], acquisition["target"]) + 2.0

@@ -133,14 +133,19 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "recon",
         help="reconstruct an undersampled cine (compressed sensing, view sharing, a network or zero filling)",
-        description="Reconstruct a `dynmri simulate` npz, or a fully sampled cine undersampled on the fly "
-        "with the mask options (scaled to max |x| = 1, exactly as `dynmri simulate`). An .npz output holds "
-        "recon plus the kspace, mask, zero_filled, target (when known) and meta (JSON) it used; "
+        description="Reconstruct a `dynmri simulate` npz, raw multi-coil k-space (ISMRMRD, fastMRI / CMRxRecon "
+        ".h5 or .mat, BART .cfl: SENSE with ESPIRiT coil maps; undersampled scans as measured), or a fully "
+        "sampled cine or raw scan undersampled on the fly with the mask options (scaled to max |x| = 1, exactly "
+        "as `dynmri simulate`). An .npz output holds "
+        "recon plus the kspace, mask, zero_filled, target (when known), coil_maps (raw scans) and meta (JSON) "
+        "it used; "
         ".nii/.nii.gz/.tif/.tiff outputs hold the magnitude. The output's folder must exist. "
-        f"Compressed sensing weights: {WEIGHT_HELP}. cs-auto also chooses the method that way, at the "
-        "cost of several solves; with --lam, a method runs once with that weight.",
+        f"Compressed sensing weights: {WEIGHT_HELP}. cs-auto also chooses the method that way, jointly with "
+        "the weight, at the cost of many solves (every candidate on 10 folds); with --lam, a method runs once "
+        "with that weight.",
     )
-    parser.add_argument("input", help="simulate npz, cine file, DICOM folder, or sample:pig / sample:phantom")
+    parser.add_argument("input", help="simulate npz, raw k-space file, cine file, DICOM folder, or sample:pig / "
+                        "sample:phantom")
     parser.add_argument("-o", "--output", required=True, type=Path,
                         help="output .npz, .nii, .nii.gz, .tif or .tiff, in an existing folder")
     parser.add_argument(

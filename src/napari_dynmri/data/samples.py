@@ -92,9 +92,16 @@ def raw_cine(path) -> Cine:
                                         "coils": int(raw.kspace.shape[1])})
 
 
+# raw scans with more coils are compressed (SVD) to this many virtual coils before reconstruction:
+# every coil multiplies the cost of each solve
+VIRTUAL_COILS = 8
+
+
 def raw_acquisition(path, acquisition=None) -> dict:
     """A raw k-space file as an acquisition to reconstruct with coil maps (SENSE).
 
+    Scans of more than ``VIRTUAL_COILS`` coils are compressed to that many virtual coils (SVD over
+    the measured samples; ``meta`` records the energy kept).
     Returns ``kspace`` complex64 ``(T, C, H, W)``, ``mask`` bool ``(T, H, W)``, ``maps`` complex64
     ``(C, H, W)`` (ESPIRiT, from the calibrated centre, time-averaged when no frame is fully sampled
     there), ``zero_filled`` (the SENSE-1 combination), ``target`` and ``meta``. An undersampled scan is
@@ -105,14 +112,17 @@ def raw_acquisition(path, acquisition=None) -> dict:
     from napari_dynmri.io.raw import read_raw
     from napari_dynmri.io.raw.scan import sampling_summary
     from napari_dynmri.physics import DEFAULT_ACQUISITION, actual_acceleration
-    from napari_dynmri.physics.coils import espirit_maps, sense_combine
+    from napari_dynmri.physics.coils import compress_coils, espirit_maps, sense_combine
     from napari_dynmri.physics.fft import ifft2c
 
     raw = read_raw(path)
     kspace, mask = raw.kspace, raw.mask
-    maps = espirit_maps(kspace, mask).astype(np.complex64)
     target, meta = None, {"source": str(path), "coils": int(kspace.shape[1]), "format": raw.meta.get("format"),
                           "pixel_spacing_mm": raw.meta.get("pixel_spacing_mm")}
+    if kspace.shape[1] > VIRTUAL_COILS:
+        kspace, kept = compress_coils(kspace, VIRTUAL_COILS, mask[:, None])
+        meta.update(virtual_coils=VIRTUAL_COILS, compression_energy_kept=round(kept, 6))
+    maps = espirit_maps(kspace, mask).astype(np.complex64)
     if mask.all():
         acquisition = acquisition or DEFAULT_ACQUISITION
         target = sense_combine(ifft2c(kspace), maps)
