@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__version__ = "0.1.0"
+from napari_dynmri._version import __version__
 
 # name -> (module, attribute): imported on first use, so ``import napari_dynmri`` stays cheap
 _LAZY = {

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-import napari_dynmri
+from napari_dynmri._version import __version__
 from napari_dynmri.io.atomic import atomic_output
 from napari_dynmri.models.registry import build_model
 from napari_dynmri.validation import InputError, check_input_file, read_json
@@ -54,7 +54,7 @@ def save_model(model: nn.Module, folder: str | Path, card: dict[str, Any] | None
         "format_version": FORMAT_VERSION,
         "architecture": model.architecture,
         "config": model.config,
-        "code_version": napari_dynmri.__version__,
+        "code_version": __version__,
         **card,
     }
     try:

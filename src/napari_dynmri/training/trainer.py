@@ -50,7 +50,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import napari_dynmri
 from napari_dynmri.data.sequences import load_sequences, split_sequences
 from napari_dynmri.evaluation import evaluate_methods
 from napari_dynmri.losses import build_loss
@@ -93,7 +92,7 @@ def build_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
 def _git_commit() -> str | None:
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(napari_dynmri.__file__).parent,
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parents[1],
             capture_output=True, text=True, timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
