@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from benchmarks.report.page import markdown_table, replace_section  # noqa: E402
+
 ACCELERATIONS = (4, 8, 12)
 BART_SUBSET = (0, 3, 6, 9, 12)
 
@@ -150,8 +154,9 @@ def plot(quality_tables: dict, speeds: dict, path: Path) -> None:
 
 
 def markdown(quality_tables: dict, speeds: dict, long: dict | None, args) -> str:
+    """The page's sections this script writes: ``## Quality``, ``## Speed and memory``, ``## Long cines``."""
     lines = [
-        "# Benchmarks",
+        "## Quality",
         "",
         "Made by `.venv/bin/python benchmarks/benchmark_models.py "
         f"--data ../shared/data/pig_cine/pig_cine_cc0.npz --threads {args.threads}` on "
@@ -161,8 +166,6 @@ def markdown(quality_tables: dict, speeds: dict, long: dict | None, args) -> str
         "Protocol: pig long-axis cines (never used in training), scaled to max |x| = 1; vd-random masks, "
         "8 centre lines, sequence i with seed i; PSNR on magnitudes with data_range = max |target|; "
         "SSIM per frame (scikit-image), averaged; mean ± std over sequences.",
-        "",
-        "## Quality",
         "",
     ]
     lines += [
@@ -175,20 +178,16 @@ def markdown(quality_tables: dict, speeds: dict, long: dict | None, args) -> str
         "",
     ]
     for title, table in quality_tables.items():
-        lines += [f"### {title}", "", "| method | PSNR (dB) | SSIM | NMSE | s / sequence |", "|---|---|---|---|---|"]
-        for name, row in table.items():
-            lines.append(
-                f"| {name} | {row['psnr'][0]:.2f} ± {row['psnr'][1]:.2f} | {row['ssim'][0]:.4f} ± {row['ssim'][1]:.4f} "
-                f"| {row['nmse'][0]:.5f} | {row['seconds']:.1f} |"
-            )
-        lines.append("")
+        rows = [[name, f"{row['psnr'][0]:.2f} ± {row['psnr'][1]:.2f}", f"{row['ssim'][0]:.4f} ± {row['ssim'][1]:.4f}",
+                 f"{row['nmse'][0]:.5f}", f"{row['seconds']:.1f}"] for name, row in table.items()]
+        lines += [f"### {title}", "", markdown_table(["method", "PSNR (dB)", "SSIM", "NMSE", "s / sequence"], rows), ""]
     if speeds:
         lines += ["## Speed and memory", "",
                   f"Whole `dynmri recon` process on a 20 x 256 x 256 cine (R = 8), median of {args.repeats} runs.", "",
-                  "| method | seconds (median) | runs | peak RSS (MB) |", "|---|---|---|---|"]
-        for name, row in speeds.items():
-            lines.append(f"| {name} | {row['seconds_median']:.1f} | {', '.join(f'{s:.1f}' for s in row['seconds'])} | {row['peak_mb']:.0f} |")
-        lines += ["", "![PSNR versus seconds](images/psnr_vs_seconds.png)", ""]
+                  markdown_table(["method", "seconds (median)", "runs", "peak RSS (MB)"],
+                                 [[name, f"{row['seconds_median']:.1f}", ", ".join(f"{s:.1f}" for s in row["seconds"]),
+                                   f"{row['peak_mb']:.0f}"] for name, row in speeds.items()]),
+                  "", "![PSNR versus seconds](images/psnr_vs_seconds.png)", ""]
     if long:
         lines += ["## Long cines", "",
                   f"{long['frames']} x 256 x 256 (the pig sample repeated), windows of {long['window']} frames overlapping by "
@@ -224,7 +223,10 @@ def main() -> int:
         (args.work / "speed.json").write_text(json.dumps({"speed": speeds, "long": long}, indent=2))
         plot(tables, speeds, args.output.parent / "images" / "psnr_vs_seconds.png")
     text = markdown(tables, speeds, long, args)
-    args.output.write_text(text + "\n")
+    # section by section, so the sections other benchmarks write into the same page stay
+    for section in re.split(r"(?m)^(?=## )", text):
+        if section.strip():
+            replace_section(args.output, section, section.splitlines()[0])
     print(text)
     return 0
 

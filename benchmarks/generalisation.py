@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the benchmarks.report package
 DERIVED_FROM = (1, 5, 9, 13)
 SECTION = "## Generalisation: stress sets"
 SET_ORDER = ("pig LAX", "pig SAX", "8 frames", "30 frames", "184 x 256", "8-bit", "30 x 184 x 256 8-bit",
@@ -58,44 +59,10 @@ def _rows(cine: np.ndarray, rows: int) -> np.ndarray:
     return cine[:, start:start + rows]
 
 
-def resample_frames(cine: np.ndarray, n_frames: int) -> np.ndarray:
-    """Periodic resampling over time: Fourier interpolation (or decimation) of ``(T, H, W)`` to ``n_frames``."""
-    spectrum = np.fft.fftshift(np.fft.fft(cine, axis=0), axes=0)
-    frames = cine.shape[0]
-    if n_frames > frames:
-        pad = n_frames - frames
-        spectrum = np.pad(spectrum, ((pad // 2, pad - pad // 2), (0, 0), (0, 0)))
-    else:
-        start = (frames - n_frames) // 2
-        spectrum = spectrum[start:start + n_frames]
-    return np.fft.ifft(np.fft.ifftshift(spectrum, axes=0), axis=0) * (n_frames / frames)
-
-
-def smooth_phase(shape: tuple[int, int], rng: np.random.Generator, cutoff: int = 3) -> np.ndarray:
-    """A random smooth phase map ``(H, W)`` in about ``[-pi, pi]``."""
-    spectrum = np.zeros(shape, dtype=np.complex128)
-    cy, cx = shape[0] // 2, shape[1] // 2
-    spectrum[cy - cutoff:cy + cutoff + 1, cx - cutoff:cx + cutoff + 1] = (
-        rng.standard_normal((2 * cutoff + 1,) * 2) + 1j * rng.standard_normal((2 * cutoff + 1,) * 2))
-    field = np.real(np.fft.ifft2(np.fft.ifftshift(spectrum)))
-    return np.pi * field / np.abs(field).max()
-
-
-def contrast_uptake(cine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``cine`` with a Gaussian region brightening along a sigmoid uptake curve (gain up to 2.5x)."""
-    n_frames, height, width = cine.shape
-    cy, cx = rng.uniform(0.35, 0.65) * height, rng.uniform(0.35, 0.65) * width
-    radius = min(height, width) / 6
-    yy, xx = np.mgrid[:height, :width]
-    region = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))
-    onset = rng.uniform(0.2, 0.4) * n_frames
-    curve = 1.5 / (1 + np.exp(-(np.arange(n_frames) - onset) / (0.08 * n_frames)))
-    return cine * (1 + curve[:, None, None] * region[None])
-
-
 def stress_sets(data: str, lax_indices=None) -> dict[str, list[tuple[str, np.ndarray]]]:
     """``{set name: [(cine name, complex64 (T, H, W) scaled to max 1), ...]}``; ``lax_indices``
     picks the cines of the ``pig LAX`` set (default: all 14)."""
+    from napari_dynmri.data.augment import contrast_uptake, resample_frames, smooth_phase
     from napari_dynmri.data.phantom import cardiac_phantom
     from napari_dynmri.data.sequences import load_sequences
 
@@ -242,20 +209,10 @@ def speed_table(methods: list[str], args) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_section(document: Path, section: str, heading: str = SECTION) -> None:
-    """Put ``section`` (which starts with ``heading``) into ``document``, replacing an older one."""
-    text = document.read_text(encoding="utf-8") if document.exists() else "# Benchmarks\n"
-    if heading in text:
-        before, rest = text.split(heading, 1)
-        after = rest[rest.find("\n## "):] if "\n## " in rest else ""
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    document.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     import torch
+
+    from benchmarks.report.page import replace_section
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the pig archive (pig_cine_cc0.npz)")
@@ -314,7 +271,7 @@ def main() -> int:
     text = markdown({name: results[name] for name in order}, labels, args)
     if args.speed:
         text += "\n" + speed_table([m.strip() for m in args.speed.split(",")], args)
-    replace_section(args.output, text)
+    replace_section(args.output, text, SECTION)
     print(text)
     return 0
 

@@ -29,6 +29,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO))  # the benchmarks.report package
 
 # weight exponents recorded (every point the grid search can reach, and the old x1/3 and x3)
 GRID = tuple(float(e) for e in np.round(np.arange(-2.25, 2.2501, 0.25), 2)) + (-0.4771, 0.4771)
@@ -198,7 +199,7 @@ def regrets(records: dict) -> dict:
 
 
 def report(args) -> int:
-    from generalisation import replace_section
+    from benchmarks.report.page import replace_section
 
     records = json.loads(args.json.read_text())
     table = regrets(records)

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))  # the sibling scripts generalisation and selection
+sys.path.insert(0, str(REPO))
 SECTION = "## Trust map"
 FIGURE = REPO / "docs" / "images" / "trust-map.png"
 
@@ -58,10 +59,11 @@ def figure(target, image, uncertainty, title: str, path: Path) -> None:
 
 def main() -> int:
     import torch
-    from generalisation import NOISE, replace_section, stress_sets
+    from generalisation import NOISE, stress_sets
     from scipy.stats import spearmanr
     from selection import replay
 
+    from benchmarks.report.page import replace_section
     from napari_dynmri.metrics import psnr
     from napari_dynmri.recon import get_method
     from napari_dynmri.recon.trust import fold_spread

@@ -14,7 +14,7 @@ from napari_dynmri.evaluation import (
 from napari_dynmri.models import build_model, save_model
 from napari_dynmri.recon import ZeroFilled, get_method
 from napari_dynmri.training import config_from_dict
-from napari_dynmri.training.trainer import evaluate_model
+from napari_dynmri.training.scoring import evaluate_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -17,7 +17,7 @@ DICOM_FOLDER = SHARED / "data" / "pig_cine" / "dicom_sax_2slices"
 def test_manifest_is_valid_and_every_command_imports():
     from npe2 import PluginManifest
 
-    manifest = PluginManifest.from_file(ROOT / "napari.yaml")
+    manifest = PluginManifest.from_file(ROOT / "src" / "napari_dynmri" / "napari.yaml")
     manifest.validate_imports()
     assert manifest.display_name == "Dynamic MRI Reconstruction"
     assert {"Image Processing", "IO"} <= {str(c) for c in manifest.categories}

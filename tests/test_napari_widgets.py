@@ -15,8 +15,8 @@ from napari_dynmri._napari._profile_widget import TITLE_WIDTH, ProfileWidget
 from napari_dynmri._napari._reconstruct_widget import ReconstructWidget
 from napari_dynmri._napari._undersample_widget import UndersampleWidget
 from napari_dynmri.data.phantom import cardiac_phantom
+from napari_dynmri.edges import sobel_magnitude
 from napari_dynmri.io import read_cine
-from napari_dynmri.losses.edges import sobel_magnitude
 from napari_dynmri.metrics import evaluate, psnr_per_frame, ssim_per_frame
 from napari_dynmri.physics import make_mask, undersample
 from napari_dynmri.profiles import line_profile

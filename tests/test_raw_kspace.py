@@ -355,6 +355,32 @@ def test_cli_info_bad_raw_file_exits_2_with_one_line(tmp_path, capsys):
     assert captured.out == "" and len(lines) == 1 and lines[0].startswith("dynmri info: error: ") and "k.cfl" in lines[0]
 
 
+def test_cli_bad_raw_files_exit_2_with_one_line(tmp_path, capsys, cine):
+    simulate_multicoil(cine, 4).write_ismrmrd(tmp_path / "good.h5")
+    data = (tmp_path / "good.h5").read_bytes()
+    (tmp_path / "truncated.h5").write_bytes(data[: len(data) // 2])
+    kspace = fft2c(cine[:, None] * birdcage_maps(4, cine.shape[1:])[None])  # (T, C, H, W)
+    scipy.io.savemat(tmp_path / "scan.mat", {"kspace": kspace.T.astype(np.complex64)})  # MATLAB (kx, ky, C, T)
+    scipy.io.savemat(tmp_path / "wide.mat", {"kspace": np.ones((16, 16, 1000, 2), np.complex64)})
+    np.save(tmp_path / "frames.npy", np.ones((T + 3, H)))  # a mask of another number of frames
+    cases = [
+        (["info", "truncated.h5"], "truncated"),
+        (["recon", "truncated.h5", "-o", "out.npz"], "truncated"),
+        (["info", "scan.mat", "--layout", "kx,ky,coil"], "names 3 axes"),
+        (["info", "scan.mat", "--layout", "kx,ky,coil,coil"], "names coil twice"),
+        (["info", "wide.mat", "--layout", "kx,ky,coil,frame"], "1000 coils"),
+        (["info", "good.h5", "--mask", "frames.npy"], "does not match the k-space"),
+    ]
+    for args, expected in cases:
+        paths = [str(tmp_path / arg) if (tmp_path / arg).exists() or arg.endswith(".npz") else arg for arg in args]
+        assert main(paths) == 2, args
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert captured.out == "" and len(lines) == 1 and lines[0].startswith(f"dynmri {args[0]}: error: "), args
+        assert expected in lines[0], (args, lines[0])
+    assert not (tmp_path / "out.npz").exists()
+
+
 # --- the CLI: simulate --coils, info ------------------------------------------------------------------
 
 

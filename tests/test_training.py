@@ -17,7 +17,7 @@ from napari_dynmri.cli import main
 from napari_dynmri.models import load_model
 from napari_dynmri.models.registry import MODEL_REGISTRY, build_model
 from napari_dynmri.training import config_from_dict, load_config, train
-from napari_dynmri.training.trainer import learning_rate
+from napari_dynmri.training.optim import learning_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTEFACTS = ("weights.safetensors", "model.json", "metrics.csv", "loss.png", "val_metrics.png")

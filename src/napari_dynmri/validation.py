@@ -8,6 +8,11 @@ in memory once decoded, judged from its header *before* it is decompressed), :fu
 Arrays: :func:`cast_finite` (finite *after* the cast to the working dtype), :func:`check_kspace`,
 :func:`check_mask` (shape, values 0/1, at least one sample), :func:`check_sampling` (mask options
 that give a non-empty, valid mask) and :func:`check_spacing`.
+Values (options, configuration tables, model cards, checkpoints, settings files): a :class:`Rule`
+(``integer``, ``number``, ``one_of``, ``text``, ``nullable``, ``BOOLEAN``, ``OBJECT``) says what a valid
+value is; :func:`check_value`, :func:`check_keys` and :func:`check_fields` apply rules, so every
+refusal reads "<source>: <name> must be <what>, got <value>" or "<source>: unknown <kind> <name>
+(known: ...)".
 
 The size limit
 --------------
@@ -27,7 +32,9 @@ import json
 import math
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -51,6 +58,11 @@ class InputError(ValueError):
 def fail(source, reason: str, error: type[InputError] = InputError) -> InputError:
     """An ``error`` (an :class:`InputError`) reading ``"<source>: <reason>"``, whitespace collapsed to one line."""
     return error(" ".join(f"{source}: {reason}".split()))
+
+
+def _refusal(source, reason: str) -> InputError:
+    """:func:`fail`, or the bare reason when no source is known (an option or a tensor in memory)."""
+    return fail(source, reason) if source is not None else InputError(" ".join(reason.split()))
 
 
 def max_decoded_bytes() -> int:
@@ -209,12 +221,24 @@ def cast_finite(array, dtype, source, what: str = "the data") -> np.ndarray:
     return cast
 
 
+def check_axes(shape, axes: str, what: str, source=None) -> tuple[int, ...]:
+    """``shape`` as a tuple when it has one axis per name of ``axes`` (e.g. ``"(B, T, H, W)"``); else raises
+    "<source>: <what> must be <axes>, got shape <shape>"."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != len(axes.split(",")):
+        raise _refusal(source, f"{what} must be {axes}, got shape {shape}")
+    return shape
+
+
+def check_same_shape(a, b, what: str, source=None) -> None:
+    """Refuse arrays or tensors ``a`` and ``b`` (``what`` names them: "out and target") of different shapes."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise _refusal(source, f"{what} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
 def check_image_shape(shape, source, what: str = "the cine", min_size: int = MIN_IMAGE_SIZE) -> tuple[int, int, int]:
     """``(T, H, W)`` with ``T >= 1`` and ``H, W >= min_size``; anything else raises."""
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 3:
-        raise fail(source, f"{what} must be (T, H, W), got shape {shape}")
-    t, h, w = shape
+    t, h, w = shape = check_axes(shape, "(T, H, W)", what, source)
     if t < 1 or min(h, w) < min_size:
         raise fail(source, f"{what} {shape} is too small: it needs at least 1 frame of {min_size} x "
                    f"{min_size} pixels")
@@ -281,3 +305,125 @@ def check_spacing(value, source) -> tuple[float, float] | None:
         raise fail(source, f"has an invalid pixel spacing {spacing.tolist()}; expected two values between "
                    f"{low:g} and {high:g} mm")
     return float(spacing[0]), float(spacing[1])
+
+
+# ----------------------------------------------------------------------------- values
+# Options, configuration tables, model cards, training checkpoints and settings files check their
+# values with these, so every refusal reads the same: "<source>: <name> must be <what>, got <value>"
+# and "<source>: unknown <kind> <name> (known: a, b, c)".
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a valid value is: a ``test`` of the value and ``what`` passes it, in words ("an integer >= 1")."""
+
+    test: Callable[[Any], bool]
+    what: str
+
+
+def is_integer(value) -> bool:
+    """True for a Python or numpy integer; a bool is not one."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value, finite: bool = True) -> bool:
+    """True for a real number (integer or float, Python or numpy), finite unless ``finite`` is False;
+    a bool is not one."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return real and (not finite or math.isfinite(value))
+
+
+def _bounds(low, high, low_open: bool = False, high_open: bool = False) -> str:
+    if low is not None and high is not None:
+        if low_open or high_open:
+            return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f" between {low:g} and {high:g}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def integer(low: int | None = None, high: int | None = None) -> Rule:
+    """An integer (not a bool) in ``[low, high]`` (either bound may be None)."""
+    return Rule(lambda v: is_integer(v) and (low is None or v >= low) and (high is None or v <= high),
+                f"an integer{_bounds(low, high)}")
+
+
+def number(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+           high_open: bool = False) -> Rule:
+    """A finite real number between ``low`` and ``high`` (either may be None; ``*_open`` excludes the bound)."""
+
+    def test(v) -> bool:
+        if not is_number(v):
+            return False
+        above = low is None or (v > low if low_open else v >= low)
+        below = high is None or (v < high if high_open else v <= high)
+        return above and below
+
+    return Rule(test, f"{'a finite number' if low is None and high is None else 'a number'}"
+                      f"{_bounds(low, high, low_open, high_open)}")
+
+
+def one_of(choices) -> Rule:
+    """One of ``choices`` (strings or other hashable values)."""
+    choices = tuple(choices)
+    return Rule(lambda v: any(type(v) is type(c) and v == c for c in choices),
+                f"one of {', '.join(str(c) for c in choices)}")
+
+
+def text(what: str = "a non-empty string") -> Rule:
+    """A string that is not blank; ``what`` says what it names ("a device name")."""
+    return Rule(lambda v: isinstance(v, str) and v.strip() != "", what)
+
+
+def nullable(rule: Rule) -> Rule:
+    """``rule``, or null (None)."""
+    return Rule(lambda v: v is None or rule.test(v), f"{rule.what} or null")
+
+
+BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
+OBJECT = Rule(lambda v: isinstance(v, dict), "an object")
+
+
+def shown(value) -> str:
+    """``value`` as a message shows it: as JSON (``null``, ``true``, ``"2"``), shortened to 60 characters."""
+    try:
+        written = json.dumps(value, default=repr)
+    except (TypeError, ValueError):
+        written = repr(value)
+    return written if len(written) <= 60 else written[:57] + "..."
+
+
+def must_be(name: str, what: str, value, source=None) -> InputError:
+    """The one refusal of a value: an :class:`InputError` "<source>: <name> must be <what>, got <value>"."""
+    return _refusal(source, f"{name} must be {what}, got {shown(value)}")
+
+
+def check_value(value, rule: Rule, name: str, source=None):
+    """``value`` when ``rule`` passes it; else the :func:`must_be` refusal."""
+    if not rule.test(value):
+        raise must_be(name, rule.what, value, source)
+    return value
+
+
+def check_keys(values, known, kind: str, source=None, prefix: str = "") -> None:
+    """Refuse a key of ``values`` that is not in ``known``: "<source>: unknown <kind> <prefix><key> (known: ...)"."""
+    known = list(known)
+    for key in values:
+        if key not in known:
+            raise _refusal(source, f"unknown {kind} {prefix + str(key)!r} (known: {', '.join(map(str, known))})")
+
+
+def check_fields(values, rules: dict[str, Rule], source=None, *, kind: str = "key", prefix: str = "",
+                 required: bool = False) -> dict:
+    """``values`` (a mapping) when every key is in ``rules`` and passes its rule; the refusals name
+    ``prefix + key``. With ``required``, a missing key is refused too ("<name> is missing")."""
+    check_keys(values, rules, kind, source, prefix)
+    for key, rule in rules.items():
+        if key in values:
+            check_value(values[key], rule, prefix + key, source)
+        elif required:
+            raise _refusal(source, f"{prefix + key} is missing")
+    return dict(values)

@@ -29,7 +29,7 @@ from napari_dynmri._napari._layers import (
     report_error,
     time_index,
 )
-from napari_dynmri.losses.edges import sobel_magnitude
+from napari_dynmri.edges import sobel_magnitude
 from napari_dynmri.metrics import evaluate, summarize
 
 if TYPE_CHECKING:

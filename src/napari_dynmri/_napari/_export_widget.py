@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import platform
 import re
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +14,6 @@ from napari.utils.notifications import show_info
 
 from napari_dynmri._napari._docking import join_dynmri_tabs
 from napari_dynmri._napari._layers import (
-    COMPLEX_KEY,
     METRICS_KEY,
     SETTINGS_KEY,
     SLICE_KEY,
@@ -29,9 +25,10 @@ from napari_dynmri._napari._layers import (
     image_choices,
     report_error,
 )
-from napari_dynmri.io import write_cine
+from napari_dynmri._napari._writer import write_layer
 from napari_dynmri.io.atomic import write_text
 from napari_dynmri.metrics import summarize
+from napari_dynmri.recon.settings import SETTINGS_FILE, settings_json
 
 if TYPE_CHECKING:
     import napari.viewer
@@ -39,24 +36,11 @@ if TYPE_CHECKING:
 FORMATS = (".npz", ".nii.gz", ".tif")
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "metrics_summary.csv"
-SETTINGS_FILE = "settings.json"
-VERSIONED_PACKAGES = ("napari-dynmri", "napari", "numpy", "torch", "scikit-image")
 
 
 def file_stem(layer_name: str) -> str:
     """A file name stem from a layer name: ``"|error| recon (cs-ttv)"`` -> ``"error_recon_cs-ttv"``."""
     return re.sub(r"[^A-Za-z0-9.-]+", "_", layer_name).strip("_.") or "layer"
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages a result depends on (``"not installed"`` when absent)."""
-    found = {"python": platform.python_version()}
-    for package in VERSIONED_PACKAGES:
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 def metrics_rows(layers) -> tuple[list[dict], list[dict]]:
@@ -101,16 +85,6 @@ def recon_section(layers) -> dict | None:
         if recon is not None:
             return recon
     return None
-
-
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 class ExportWidget(Container):
@@ -168,34 +142,24 @@ class ExportWidget(Container):
             path = folder / f"{file_stem(layer.name)}{self.file_format.value}"
             if path in planned:
                 raise ValueError(f"Two chosen layers would both be saved as {path.name}; rename one of them.")
-            planned[path] = lambda p, layer=layer: self._write_layer(p, layer)
+            planned[path] = lambda p, layer=layer: write_layer(p, layer.data, layer.metadata,
+                                                               overwrite=self.overwrite.value)
         per_frame, summary = metrics_rows(self._viewer.layers)
         if per_frame:
             planned[folder / METRICS_FILE] = lambda p: self._write_text(p, _csv_text(per_frame))
             planned[folder / SUMMARY_FILE] = lambda p: self._write_text(p, _csv_text(summary))
-        settings = {
-            "versions": versions(),
-            "layers": {layer.name: _json_safe(layer.metadata[SETTINGS_KEY])
-                       for layer in self._viewer.layers if SETTINGS_KEY in layer.metadata},
-            "files": {path.name: {"layer": layer.name, **_json_safe(layer_geometry(layer))}
-                      for path, layer in zip(planned, chosen)},
-        }
-        recon = recon_section(chosen)
-        if recon is not None:
-            settings["recon"] = _json_safe(recon)
-        planned[folder / SETTINGS_FILE] = lambda p: self._write_text(p, json.dumps(settings, indent=2) + "\n")
+        settings = settings_json(
+            layers={layer.name: layer.metadata[SETTINGS_KEY] for layer in self._viewer.layers
+                    if SETTINGS_KEY in layer.metadata},
+            files={path.name: {"layer": layer.name, **layer_geometry(layer)} for path, layer in zip(planned, chosen)},
+            recon=recon_section(chosen),
+        )
+        planned[folder / SETTINGS_FILE] = lambda p: self._write_text(p, settings)
         return planned
 
     def _write_text(self, path: Path, text: str) -> None:
         write_text(path, text, overwrite=self.overwrite.value)
 
-    def _write_layer(self, path: Path, layer) -> None:
-        data = layer.metadata.get(COMPLEX_KEY) if path.suffix == ".npz" else None
-        if data is None or data.shape != layer.data.shape:
-            data = np.asarray(layer.data)
-        write_cine(path, data, pixel_spacing_mm=layer.metadata.get(SPACING_KEY), overwrite=self.overwrite.value,
-                   slice_thickness_mm=layer.metadata.get(THICKNESS_KEY),
-                   trigger_times_ms=layer.metadata.get(TIMES_KEY))
 
 
 def _csv_text(rows: list[dict]) -> str:

@@ -11,10 +11,11 @@ from napari.layers import Image
 from napari.utils.notifications import show_error
 
 # layer.metadata keys
-ROLE_KEY = "dynmri_role"  # "cine", "mask", "k-space", "zero-filled", "recon", "error", "edges", "phase"
+ROLE_KEY = "dynmri_role"  # "cine", "mask", "k-space", "zero-filled", "recon", "error", "edges", "phase", "coil maps"
 COMPLEX_KEY = "dynmri_complex"  # complex64 array, same shape as layer.data
-KSPACE_KEY = "dynmri_kspace"  # measured k-space (T, H, W), on zero-filled layers
+KSPACE_KEY = "dynmri_kspace"  # measured k-space (T, H, W), or (T, C, H, W) with MAPS_KEY, on zero-filled layers
 MASK_KEY = "dynmri_mask"  # bool (T, H, W) sampling pattern, on zero-filled layers
+MAPS_KEY = "dynmri_coil_maps"  # complex64 (C, H, W) coil sensitivities of multi-coil k-space (SENSE)
 SETTINGS_KEY = "dynmri_settings"  # JSON-able dict: how the layer was made
 REFERENCE_KEY = "dynmri_reference"  # name of the fully sampled layer a result came from
 METRICS_KEY = "dynmri_metrics"  # on results: sequence and per-frame PSNR / SSIM against their reference
@@ -27,7 +28,7 @@ AXIS_LABELS = {3: ("t", "y", "x"), 4: ("z", "t", "y", "x")}
 IN_PLANE_UNIT = "mm"  # napari layer units of y and x when the pixel spacing is known (t and z stay steps)
 
 # Roles of layers that show something other than an image of the anatomy.
-DISPLAY_ROLES = ("mask", "k-space", "error", "edges", "phase", "uncertainty")
+DISPLAY_ROLES = ("mask", "k-space", "error", "edges", "phase", "uncertainty", "coil maps")
 # Roles of layers that are results of the plugin (compared with a reference, never one themselves).
 RESULT_ROLES = ("zero-filled", "recon")
 
@@ -80,9 +81,9 @@ def check_cine_layer(layer) -> None:
 
 
 def check_image_role(layer) -> None:
-    """Raise ValueError when ``layer`` is a mask or k-space display made by the plugin, not an image."""
+    """Raise ValueError when ``layer`` is a mask, k-space or coil-map display made by the plugin, not an image."""
     role = layer.metadata.get(ROLE_KEY)
-    if role in ("mask", "k-space"):
+    if role in ("mask", "k-space", "coil maps"):
         raise ValueError(f"'{layer.name}' shows a {role}, not an image; choose a cine or a zero-filled layer.")
 
 

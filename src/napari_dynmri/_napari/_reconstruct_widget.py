@@ -30,6 +30,7 @@ from napari_dynmri._napari._docking import join_dynmri_tabs
 from napari_dynmri._napari._layers import (
     DISPLAY_ROLES,
     KSPACE_KEY,
+    MAPS_KEY,
     MASK_KEY,
     REFERENCE_KEY,
     SETTINGS_KEY,
@@ -82,15 +83,17 @@ def method_options(recon: dict) -> dict:
     return {}
 
 
-def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop) -> tuple:
+def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop, maps=None) -> tuple:
     """Build the method ``spec`` and reconstruct; runs in the worker thread and never raises a user error.
 
+    ``kspace`` is ``(T, H, W)``, or ``(T, C, H, W)`` with coil ``maps`` ``(C, H, W)`` (SENSE).
     Returns ``("done", image, method)``, ``("cancelled", None, None)`` or ``("error", exception, None)``.
     """
+    coils = {} if maps is None else {"maps": maps}  # single-coil methods are called as before
     try:
         method = get_method(spec, device, **options)
         on_device(method.device)
-        image = method.reconstruct(kspace, mask, progress=on_progress, should_stop=should_stop)
+        image = method.reconstruct(kspace, mask, progress=on_progress, should_stop=should_stop, **coils)
     except ReconCancelled:
         return "cancelled", None, None
     except USER_ERRORS as err:
@@ -170,7 +173,7 @@ class ReconstructWidget(Container):
             return
         try:
             spec, label = self._model_spec()
-            kspace, mask, settings, undersampled = self._inputs(layer)
+            kspace, mask, maps, settings, undersampled = self._inputs(layer)
         except USER_ERRORS as err:
             report_error(err, f"reconstruct '{layer.name}'")
             return
@@ -182,7 +185,7 @@ class ReconstructWidget(Container):
         self.progress_bar.visible = True
         self.worker = create_worker(
             reconstruction_job, spec, self.device.value, kspace, mask, method_options(recon),
-            self._relay.progressed.emit, self._relay.device_chosen.emit, self._stop.is_set,
+            self._relay.progressed.emit, self._relay.device_chosen.emit, self._stop.is_set, maps,
             _start_thread=False,
         )
         started = self._started = time.perf_counter()
@@ -225,16 +228,18 @@ class ReconstructWidget(Container):
         return str(path), path.parent.name if path.name == "model.json" else path.stem
 
     def _inputs(self, layer):
-        """k-space, mask and settings: those of a zero-filled layer, or simulated for any other image."""
+        """k-space, mask, coil maps (None for single-coil k-space) and settings: those of a zero-filled
+        layer (a raw multi-coil scan's carries its maps), or simulated for any other image."""
         check_image_role(layer)
         if KSPACE_KEY in layer.metadata and MASK_KEY in layer.metadata:
             settings = dict(layer.metadata.get(SETTINGS_KEY, {}))
             settings["reference"] = layer.metadata.get(REFERENCE_KEY)
-            return layer.metadata[KSPACE_KEY], layer.metadata[MASK_KEY], settings, None
+            metadata = layer.metadata
+            return metadata[KSPACE_KEY], metadata[MASK_KEY], metadata.get(MAPS_KEY), settings, None
         z_index = displayed_slice(self._viewer, layer)
         mask, kspace, zero_filled, settings = simulate_layer(layer, z_index, **DEFAULT_MASK)
         undersampled = (mask, kspace, zero_filled, dict(settings))
-        return kspace, mask, {**settings, "reference": layer.name}, undersampled
+        return kspace, mask, None, {**settings, "reference": layer.name}, undersampled
 
     def show_elapsed(self) -> None:
         """Write the running reconstruction's elapsed time, device and step count into the status line."""
@@ -317,6 +322,9 @@ class ReconstructWidget(Container):
         layer = self.image.value
         if layer is None:
             self.input_note.value = ""
+        elif MAPS_KEY in layer.metadata:
+            coils = len(layer.metadata[MAPS_KEY])
+            self.input_note.value = f"reconstructs this layer's measured k-space: {coils} coils, SENSE with its coil maps"
         elif KSPACE_KEY in layer.metadata:
             self.input_note.value = "reconstructs this layer's measured k-space"
         else:

@@ -1,7 +1,7 @@
 """``dynmri demo``: the bundled pig cine, 8x undersampling, a reconstruction and the comparison.
 
 With a display it opens napari and runs the workflow in its widgets. Without one (no X display,
-missing Qt libraries, ``QT_QPA_PLATFORM=offscreen``) it runs the same pipeline headless (or with
+missing Qt libraries, ``QT_QPA_PLATFORM=offscreen``, or napari not installed) it runs the same pipeline headless (or with
 ``--headless``): it writes the comparison figure (reference, zero-filled and reconstruction side by
 side, their |error| maps on one colour scale, the per-frame PSNR) and a metrics CSV, prints the
 metrics and where the files are, and exits 0.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import sys
 import time
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from napari_dynmri._napari._qt_check import qt_window_problem
 
     wants_window = args.no_show or args.screenshot is not None
-    problem = qt_window_problem(hint=wants_window)
+    problem = napari_missing() or qt_window_problem(hint=wants_window)
     if problem is not None and wants_window:
         print(f"dynmri demo: {problem.rstrip('.')} (without --no-show and --screenshot, dynmri demo runs headless "
               "and writes a figure)", file=sys.stderr)
@@ -78,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"dynmri demo: no window can open here ({problem}), so the demo runs headless", file=sys.stderr)
         return run_headless(args)
     return run_in_napari(args)
+
+
+def napari_missing() -> str | None:
+    """A sentence when napari (the ``napari`` extra) is not installed, else None."""
+    if importlib.util.find_spec("napari") is None:
+        return "napari is not installed (pip install 'napari-dynmri[napari]' adds it)"
+    return None
 
 
 def run_in_napari(args: argparse.Namespace) -> int:

@@ -13,19 +13,10 @@ import numpy as np
 from napari_dynmri.cli import UserError
 from napari_dynmri.cli.simulate import acquisition_from_args, add_acquisition_options, simulate_from_args
 from napari_dynmri.recon.methods import CS_METHODS, DEFAULT_METHOD
+from napari_dynmri.recon.settings import RECON_DEFAULTS, read_recon_settings
 
 NPZ_SUFFIX = ".npz"
 MAGNITUDE_SUFFIXES = (".nii", ".nii.gz", ".tif", ".tiff")
-# The method options a settings file may set ("recon" object of --config), with their defaults.
-RECON_DEFAULTS = {
-    "model": DEFAULT_METHOD,
-    "lam": None,
-    "iterations": None,
-    "adapt": False,
-    "adapt_iterations": None,
-    "device": "auto",
-    "uncertainty": False,
-}
 
 
 def load_acquisition(args: argparse.Namespace) -> dict:
@@ -54,49 +45,6 @@ def load_acquisition(args: argparse.Namespace) -> dict:
         "meta": sim.meta,
         "maps": None,
     }
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-# key of a settings file's "recon" object -> (test of a non-null value, what it must be, null allowed)
-_SETTING_CHECKS = {
-    "model": (lambda v: isinstance(v, str) and v.strip() != "", "a method or model name", False),
-    "lam": (lambda v: v == "auto" or (_is_number(v) and v >= 0), 'a number >= 0, "auto" or null', True),
-    "iterations": (lambda v: _is_int(v) and v >= 1, "an integer >= 1 or null", True),
-    "adapt": (lambda v: isinstance(v, bool), "true or false", False),
-    "adapt_iterations": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 or null", True),
-    "device": (lambda v: isinstance(v, str) and v.strip() != "", "a device name (auto, cpu, cuda, mps)", False),
-    "uncertainty": (lambda v: isinstance(v, bool), "true or false", False),
-}
-
-
-def read_recon_settings(path) -> dict:
-    """The ``"recon"`` object of a settings JSON (the napari Export widget's ``settings.json``), checked.
-
-    Keys (each optional): ``model`` (str), ``lam`` (number >= 0, "auto" or null), ``iterations``
-    (int >= 1 or null), ``adapt`` (bool), ``adapt_iterations`` (int >= 0 or null), ``device`` (str),
-    ``uncertainty`` (bool).
-    Other top-level keys are ignored; an unknown key inside ``"recon"`` or a wrong type raises an
-    ``InputError`` naming the file and the key. Returns the given keys, ``lam`` as a string.
-    """
-    from napari_dynmri.validation import fail, read_json
-
-    recon = read_json(path, "settings file").get("recon")
-    if not isinstance(recon, dict):
-        raise fail(path, 'has no "recon" object with the options of dynmri recon')
-    for key, value in recon.items():
-        if key not in _SETTING_CHECKS:
-            raise fail(path, f'"recon" has an unknown key {key!r}; known keys: {", ".join(_SETTING_CHECKS)}')
-        test, what, nullable = _SETTING_CHECKS[key]
-        if not ((value is None and nullable) or (value is not None and test(value))):
-            raise fail(path, f'"recon".{key} must be {what}, got {json.dumps(value)}')
-    return {key: (str(value) if key == "lam" and value is not None else value) for key, value in recon.items()}
 
 
 def apply_settings(args: argparse.Namespace) -> None:
@@ -153,7 +101,8 @@ def register(subparsers) -> None:
         type=Path,
         metavar="SETTINGS",
         help='a settings JSON (as the napari Export widget writes) whose "recon" object gives the method '
-        "options below (model, lam, iterations, adapt, adapt_iterations, device, uncertainty); options given here win",
+        "options below (model, lam, iterations, network, adapt, adapt_iterations, device, uncertainty); options given "
+        "here win",
     )
     parser.add_argument(
         "--model",
@@ -173,6 +122,10 @@ def register(subparsers) -> None:
                         help="compressed sensing and cs-auto: also save the trust map, the per-pixel spread of the "
                         "reconstructions of the cross-validation folds (npz key 'uncertainty', float32 (T, H, W); "
                         "one extra solve per fold)")
+    parser.add_argument("--network", default=None,
+                        help="cs-auto only: the refining network it weighs against its classical choice on the "
+                        "held-out lines, used only where they prefer it (a shipped name or a checkpoint path; "
+                        "'none' for none; default: the shipped refiner when there is one, see 'dynmri models')")
     parser.add_argument("--adapt", action="store_true", default=None,
                         help="network only: fine-tune it on this scan's own k-space first (self-supervised, "
                         "held-out lines stop it; see docs/benchmarks.md for what it brings and costs)")
@@ -226,9 +179,11 @@ def run(args: argparse.Namespace) -> int:
     if args.uncertainty and args.model not in (CS_AUTO, *CS_METHODS):
         raise UserError(f"--uncertainty needs a compressed-sensing method ({CS_AUTO}, {', '.join(CS_METHODS)}), "
                         f"not {args.model}")
+    if args.network is not None and args.model != CS_AUTO:
+        raise UserError(f"--network is an option of {CS_AUTO}, not of {args.model}")
     method = get_method(args.model, device=args.device, lam=args.lam, iterations=args.iterations,
                         adapt=args.adapt or None, adapt_iterations=args.adapt_iterations,
-                        uncertainty=args.uncertainty or None)
+                        uncertainty=args.uncertainty or None, network=args.network)
     acquisition = load_acquisition(args)
     start = time.perf_counter()
     recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name),

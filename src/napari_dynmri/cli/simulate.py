@@ -105,16 +105,13 @@ def run_multicoil(args: argparse.Namespace) -> int:
     from napari_dynmri.io.atomic import check_not_an_input, check_output_path
     from napari_dynmri.simulation import cine_target
     from napari_dynmri.simulation_coils import NOISE_CORRELATION, simulate_multicoil
+    from napari_dynmri.validation import check_value, integer, number
 
-    n_coils = 8 if args.coils is None else args.coils
-    if not 1 <= n_coils <= 128:
-        raise ValueError(f"--coils must be between 1 and 128, got {n_coils}")
+    n_coils = check_value(8 if args.coils is None else args.coils, integer(1, 128), "--coils")
     correlation = NOISE_CORRELATION if args.noise_correlation is None else args.noise_correlation
-    if not 0 <= correlation < 1:
-        raise ValueError(f"--noise-correlation must be in [0, 1), got {correlation:g}")
+    check_value(correlation, number(0, 1, high_open=True), "--noise-correlation")
     oversampling = 1 if args.readout_oversampling is None else args.readout_oversampling
-    if not 1 <= oversampling <= 8:
-        raise ValueError(f"--readout-oversampling must be an integer from 1 to 8, got {oversampling}")
+    check_value(oversampling, integer(1, 8), "--readout-oversampling")
     check_output_path(args.output, args.overwrite)
     check_not_an_input(args.output, args.input)
     cine = open_input(args.input)

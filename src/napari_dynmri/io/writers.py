@@ -28,6 +28,7 @@ def write_cine(
     overwrite: bool = False,
     slice_thickness_mm: float | None = None,
     trigger_times_ms: np.ndarray | None = None,
+    notes: dict[str, str] | None = None,
 ) -> Path:
     """Write a cine ``data`` ``(T, H, W)`` or ``(Z, T, H, W)`` (real or complex) to ``path``.
 
@@ -35,7 +36,7 @@ def write_cine(
 
     * ``.npy``: the array as given (no spacing is stored).
     * ``.npz``: the array under ``key``, plus ``pixel_spacing_mm``, ``slice_thickness_mm`` and
-      ``trigger_times_ms`` when given.
+      ``trigger_times_ms`` when given, and each of ``notes`` as a string array (e.g. ``"settings"``).
     * ``.nii`` / ``.nii.gz``: magnitude float32 as ``(x, y, z, t)`` (``(x, y, 1, t)`` for one slice),
       voxel size ``(col, row, thickness)`` mm (thickness 1 when not given), t step the mean frame
       interval in ms (units mm and msec, so the reader gets the frame times back).
@@ -53,6 +54,8 @@ def write_cine(
         overwrite: replace an existing file instead of raising ``FileExistsError``.
         slice_thickness_mm: slice thickness (z spacing) in mm, or None.
         trigger_times_ms: frame times in ms, ``(T,)`` or ``(Z, T)``, or None.
+        notes: name -> text stored beside the array in ``.npz`` files (other formats have no place
+            for them and refuse them); names must not clash with ``key`` or a metadata name.
 
     Returns:
         The path written.
@@ -79,6 +82,11 @@ def write_cine(
     suffix = file_suffix(path)
     if suffix not in WRITE_SUFFIXES:
         raise ValueError(f"cannot write '{path.name}': unknown extension; use one of {', '.join(WRITE_SUFFIXES)}")
+    notes = dict(notes or {})
+    if notes and suffix != ".npz":
+        raise ValueError(f"cannot write '{path.name}': only .npz files hold notes ({', '.join(notes)})")
+    if {key, *META_KEYS} & set(notes):
+        raise ValueError(f"notes may not be named {key!r} or a metadata name ({', '.join(META_KEYS)})")
     with atomic_output(path, overwrite) as partial:
         if suffix == ".npy":
             with open(partial, "wb") as f:
@@ -91,6 +99,7 @@ def write_cine(
                 arrays["slice_thickness_mm"] = np.float64(slice_thickness_mm)
             if trigger_times_ms is not None:
                 arrays["trigger_times_ms"] = trigger_times_ms
+            arrays.update({name: np.array(text) for name, text in notes.items()})
             with open(partial, "wb") as f:
                 np.savez(f, **arrays)
         elif suffix in (".nii", ".nii.gz"):

@@ -26,8 +26,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from napari_dynmri.losses.edges import edge_distance, require_cine_batch, require_same_shape
+from napari_dynmri.losses.edges import edge_distance
 from napari_dynmri.losses.perceptual import FeatureDistance
+from napari_dynmri.validation import check_axes, check_keys, check_same_shape, check_value, integer, number
 
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -40,7 +41,7 @@ TERM_OPTIONS = {
 
 def mse_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean of ``|out - target|^2`` over all (complex) values. out, target: same shape; returns a real scalar."""
-    require_same_shape(out, target)
+    check_same_shape(out, target, "out and target")
     return (out - target).abs().square().mean()
 
 
@@ -49,11 +50,9 @@ class Term(nn.Module):
 
     def __init__(self, distance: Distance, weight: float, start_iteration: int = 0):
         super().__init__()
-        if not weight >= 0:
-            raise ValueError(f"A loss weight must be >= 0, got {weight}.")
         self.distance = distance
-        self.weight = float(weight)
-        self.start_iteration = int(start_iteration)
+        self.weight = float(check_value(weight, number(0), "a loss weight"))
+        self.start_iteration = int(check_value(start_iteration, integer(0), "a loss term's start_iteration"))
 
     def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.distance(out, target)
@@ -90,7 +89,8 @@ class CombinedLoss(nn.Module):
 
     def terms(self, out: torch.Tensor, target: torch.Tensor, iteration: int = 0) -> dict[str, torch.Tensor]:
         """Unweighted scalar of each active term ("mse", then the auxiliary ones) and the weighted "total"."""
-        require_cine_batch(out, target)
+        check_same_shape(out, target, "out and target")
+        check_axes(out.shape, "(B, T, H, W)", "out and target")
         weights = self.weights(iteration)
         values = {"mse": mse_loss(out, target)}
         values.update({name: self.auxiliary[name](out, target) for name in weights if name != "mse"})
@@ -140,11 +140,7 @@ def _term(name: str, spec: object) -> Term:
             f"Loss term {name!r} must be a weight or a dict with a 'weight' and optional keys "
             f"{list(TERM_OPTIONS[name][1:])}, got {spec!r}."
         )
-    unknown = sorted(set(spec) - set(TERM_OPTIONS[name]))
-    if unknown:
-        raise ValueError(
-            f"Unknown option(s) {unknown} for loss term {name!r}; allowed: {list(TERM_OPTIONS[name])}."
-        )
+    check_keys(spec, TERM_OPTIONS[name], f"{name} loss option")
     options = dict(spec)
     weight = options.pop("weight")
     start_iteration = options.pop("start_iteration", 0)
@@ -161,8 +157,6 @@ def build_loss(config: Mapping[str, object] | None = None) -> CombinedLoss:
     auxiliary weights summing to more than the mse weight raise ValueError.
     """
     config = dict(config or {})
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise ValueError(f"Unknown loss key(s) {unknown}; allowed keys are {list(CONFIG_KEYS)}.")
+    check_keys(config, CONFIG_KEYS, "loss key")
     terms = {name: _term(name, config[name]) for name in CONFIG_KEYS[1:] if name in config}
     return CombinedLoss(config.get("mse", 1.0), terms)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from napari_dynmri.losses.backbones import BACKBONES, Fire, load_backbone
-from napari_dynmri.losses.edges import require_cine_batch
+from napari_dynmri.validation import check_axes, check_same_shape
 
 
 def _output_size(layers: nn.Sequential, size: int) -> int:
@@ -92,7 +92,8 @@ class FeatureDistance(nn.Module):
         return taps
 
     def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        require_cine_batch(out, target)
+        check_same_shape(out, target, "out and target")
+        check_axes(out.shape, "(B, T, H, W)", "out and target")
         if min(out.shape[-2:]) < self.min_size:
             raise ValueError(
                 f"Frames of {tuple(out.shape[-2:])} pixels are too small for layers {list(self.layer_names)}: "

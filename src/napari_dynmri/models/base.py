@@ -20,19 +20,10 @@ from napari_dynmri.models.layers import (
     channels_to_complex,
     complex_to_channels,
 )
-
-
-def _int_in(low: int, high: int):
-    """A test: an integer (not a bool) in ``[low, high]``."""
-    return lambda value: isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _real(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
+from napari_dynmri.validation import BOOLEAN, check_value, integer, number, one_of
 
 # starting images of networks with data consistency: the zero-filled image, view sharing or x-f CS
-INITS = ("zero-filled", "view-sharing", "cs-xf")
+INITS = ("zero-filled", "view-sharing", "cs-xf", "given")
 
 # Size options are bounded, so that a crafted model card cannot make the network builder allocate
 # gigabytes before any weight is read; the bounds are far above any trained configuration.
@@ -41,22 +32,22 @@ MAX_DEPTH = 16
 MAX_STAGES = 32
 MAX_INIT_ITERATIONS = 10_000
 
-# option name -> (test of a value, what a valid value is)
-_CHECKS = {
-    "channels": (_int_in(1, MAX_CHANNELS), f"an integer between 1 and {MAX_CHANNELS}"),
-    "depth": (_int_in(1, MAX_DEPTH), f"an integer between 1 and {MAX_DEPTH}"),
-    "n_stages": (_int_in(1, MAX_STAGES), f"an integer between 1 and {MAX_STAGES}"),
-    "batchnorm": (lambda v: isinstance(v, bool), "true or false"),
-    "dc_learnable": (lambda v: isinstance(v, bool), "true or false"),
-    "dropout": (lambda v: _real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "dc_noise_level": (lambda v: _real(v) and 0 < v < float("inf"), "a finite number > 0"),
-    "activation": (lambda v: v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
-    "kernel": (lambda v: v in KERNELS, f"one of {', '.join(KERNELS)}"),
-    "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
-    "share_frames": (_int_in(0, MAX_CHANNELS), f"an integer between 0 and {MAX_CHANNELS}"),
-    "fuse_channels": (_int_in(0, MAX_CHANNELS), f"an integer between 0 and {MAX_CHANNELS}"),
-    "init_lam": (lambda v: _real(v) and 0 <= v < float("inf"), "a finite number >= 0"),
-    "init_iterations": (_int_in(0, MAX_INIT_ITERATIONS), f"an integer between 0 and {MAX_INIT_ITERATIONS}"),
+# option name -> what a valid value is
+_RULES = {
+    "channels": integer(1, MAX_CHANNELS),
+    "depth": integer(1, MAX_DEPTH),
+    "n_stages": integer(1, MAX_STAGES),
+    "batchnorm": BOOLEAN,
+    "dc_learnable": BOOLEAN,
+    "dropout": number(0, 1, high_open=True),
+    "dc_noise_level": number(0, low_open=True),
+    "activation": one_of(ACTIVATIONS),
+    "kernel": one_of(KERNELS),
+    "init": one_of(INITS),
+    "share_frames": integer(0, MAX_CHANNELS),
+    "fuse_channels": integer(0, MAX_CHANNELS),
+    "init_lam": number(0),
+    "init_iterations": integer(0, MAX_INIT_ITERATIONS),
 }
 _FLOAT_OPTIONS = ("dropout", "dc_noise_level", "init_lam")
 
@@ -73,9 +64,8 @@ def resolve_options(
         )
     config = {**defaults, **options}
     for name, value in config.items():
-        check = _CHECKS.get(name)
-        if check is not None and not check[0](value):
-            raise ValueError(f"option {name!r} of model {architecture!r} must be {check[1]}, got {value!r}")
+        if name in _RULES:
+            check_value(value, _RULES[name], f"option {name!r} of model {architecture!r}")
         if name in _FLOAT_OPTIONS:
             config[name] = float(value)
     return config
@@ -102,7 +92,9 @@ class ReconNet(nn.Module):
     ) -> torch.Tensor:
         """Reconstruct a batch of cines.
 
-        zero_filled, kspace: complex ``(B, T, H, W)`` (complex128 is cast to complex64), any scale.
+        zero_filled, kspace: complex ``(B, T, H, W)`` (complex128 is cast to complex64), any scale;
+            for a cascade with ``init="given"`` the first image is the start it refines (a classical
+            reconstruction) instead of the zero-filled image.
         mask: bool ``(B, T, H, W)`` or ``(1, T, H, W)``. Returns complex64 ``(B, T, H, W)``.
         """
         if not torch.is_complex(zero_filled) or zero_filled.ndim != 4:

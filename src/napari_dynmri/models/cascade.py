@@ -22,7 +22,10 @@ The first stage starts from the zero-filled image (``init="zero-filled"``), from
 :mod:`napari_dynmri.physics.view_sharing`), a far better start at no learning cost, or from x-f
 sparsity compressed sensing (``init="cs-xf"``: ``init_iterations`` FISTA iterations with weight
 ``init_lam``, see :func:`napari_dynmri.solvers.algorithms.xf_fista`), the strongest classical prior on
-unseen anatomy; the stages then only refine it.
+unseen anatomy; the stages then only refine it. With ``init="given"`` the first image passed in *is*
+the start: the cascade refines whatever classical reconstruction the caller made (in training a
+random CS candidate, :func:`napari_dynmri.training.datasets.classical_start`; in use the one that
+cs-auto's cross-validation picks, :class:`napari_dynmri.recon.NetworkMethod` with a ``start``).
 
 Since the models normalise inputs to max |zero_filled| = 1, ``v`` is dimensionless.
 """

@@ -9,7 +9,7 @@ import numpy as np
 from napari_dynmri.solvers.loop import ReconCancelled
 from napari_dynmri.validation import cast_finite, check_kspace, check_mask, fail
 
-__all__ = ["Progress", "ReconCancelled", "ShouldStop", "check_multicoil_inputs", "check_recon_inputs"]
+__all__ = ["Progress", "ReconCancelled", "ReconMethod", "ShouldStop", "check_multicoil_inputs", "check_recon_inputs"]
 
 Progress = Callable[[int, int], None]
 ShouldStop = Callable[[], bool]
@@ -42,3 +42,42 @@ def check_multicoil_inputs(kspace, mask, maps, source="the acquisition") -> tupl
     if maps.shape != (coils, height, width):
         raise fail(source, f"coil maps {maps.shape} do not match the k-space's (C, H, W) {(coils, height, width)}")
     return np.ascontiguousarray(kspace.transpose(1, 0, 2, 3)), check_mask(mask, (frames, height, width), source), maps
+
+
+class ReconMethod:
+    """Base class of reconstruction methods.
+
+    Attributes: ``name`` (what the CLI and tables call it), ``description`` (one line),
+    ``device`` (where it computes: ``"cpu"``, ``"cuda"``, ``"mps"``) and ``settings`` (a
+    JSON-ready dict of what the last :meth:`reconstruct` chose for itself, e.g. an automatic
+    regularisation weight; empty for methods that choose nothing).
+    """
+
+    name: str = ""
+    description: str = ""
+    device: str = "cpu"
+    settings: dict = {}
+
+    def settings_summary(self) -> str:
+        """``settings`` in a few words for a status line (empty when there are none)."""
+        return ""
+
+    def reconstruct(
+        self,
+        kspace: np.ndarray,
+        mask: np.ndarray,
+        *,
+        progress: Progress | None = None,
+        should_stop: ShouldStop | None = None,
+        maps: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """complex (T, H, W) k-space, bool (T, H, W) mask -> complex64 (T, H, W) image.
+
+        ``progress(done, total)`` is called as the work advances; ``should_stop()`` is polled
+        between steps and a True answer raises :class:`ReconCancelled`. ``maps``: coil sensitivities
+        ``(C, H, W)`` of multi-coil k-space ``(T, C, H, W)`` (SENSE; the classical methods only).
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} on {self.device}>"

@@ -15,7 +15,8 @@ Every method is a :class:`ReconMethod` made by :func:`get_method` from a spec st
 ``"cs-auto"``
     the default: the method (those three or view sharing) and weight whose reconstructions best
     predict held-out lines of the scan, chosen jointly by K-fold cross-validation; options
-    ``iterations``, ``uncertainty``.
+    ``iterations``, ``uncertainty``, ``network`` (a refining network it also weighs on the held-out
+    lines, :mod:`napari_dynmri.recon.safeguard`; ``"none"`` for none).
 anything else
     a network: a shipped model name or a checkpoint path, loaded by
     ``napari_dynmri.models.pretrained.resolve_model``; options ``window``, ``overlap``
@@ -36,7 +37,9 @@ import numpy as np
 from napari_dynmri.physics.fft import ifft2c
 from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW, view_share
 from napari_dynmri.recon import cs, sparse
-from napari_dynmri.recon.base import Progress, ReconCancelled, ShouldStop, check_multicoil_inputs, check_recon_inputs
+from napari_dynmri.recon.base import ReconCancelled, ReconMethod, check_multicoil_inputs, check_recon_inputs
+from napari_dynmri.recon.network import NetworkMethod
+from napari_dynmri.recon.safeguard import check_network
 from napari_dynmri.recon.trust import fold_spread
 from napari_dynmri.recon.weight import CrossValidation, cross_validate
 
@@ -52,47 +55,10 @@ BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV, CS_XF, CS_LPS, CS_AUTO)
 # What `dynmri recon`, the demo and the Reconstruct widget use unless told otherwise: the best
 # method of benchmarks/generalisation.py at R = 8 (docs/benchmarks.md).
 DEFAULT_METHOD = CS_AUTO
+# the refining network that cs-auto weighs against its classical choice (None: none is shipped)
+DEFAULT_REFINER = None
 # device names get_method accepts (checked for every method, also those that compute with numpy)
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
-
-
-class ReconMethod:
-    """Base class of reconstruction methods.
-
-    Attributes: ``name`` (what the CLI and tables call it), ``description`` (one line),
-    ``device`` (where it computes: ``"cpu"``, ``"cuda"``, ``"mps"``) and ``settings`` (a
-    JSON-ready dict of what the last :meth:`reconstruct` chose for itself, e.g. an automatic
-    regularisation weight; empty for methods that choose nothing).
-    """
-
-    name: str = ""
-    description: str = ""
-    device: str = "cpu"
-    settings: dict = {}
-
-    def settings_summary(self) -> str:
-        """``settings`` in a few words for a status line (empty when there are none)."""
-        return ""
-
-    def reconstruct(
-        self,
-        kspace: np.ndarray,
-        mask: np.ndarray,
-        *,
-        progress: Progress | None = None,
-        should_stop: ShouldStop | None = None,
-        maps: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """complex (T, H, W) k-space, bool (T, H, W) mask -> complex64 (T, H, W) image.
-
-        ``progress(done, total)`` is called as the work advances; ``should_stop()`` is polled
-        between steps and a True answer raises :class:`ReconCancelled`. ``maps``: coil sensitivities
-        ``(C, H, W)`` of multi-coil k-space ``(T, C, H, W)`` (SENSE; the classical methods only).
-        """
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} on {self.device}>"
 
 
 class OneStepMethod(ReconMethod):
@@ -323,12 +289,21 @@ class AutoCompressedSensing(ReconMethod):
     suits it. ``settings`` names the chosen method and weight and holds every candidate's score.
     ``uncertainty=True`` also makes the trust map (:mod:`napari_dynmri.recon.trust`), kept in
     ``self.uncertainty``.
+
+    ``network``: a refining :class:`~napari_dynmri.recon.network.NetworkMethod` (or None), one more
+    candidate: it refines the chosen reconstruction only when the scan's held-out lines prefer it
+    (:mod:`napari_dynmri.recon.safeguard`); ``settings["network"]`` records the comparison.
+    Single-coil scans only.
     """
 
     name = CS_AUTO
 
     def __init__(self, iterations: int | None = None, device: str = "cpu", uncertainty: bool = False,
-                 cross_validation: CrossValidation | None = None):
+                 cross_validation: CrossValidation | None = None, network: NetworkMethod | None = None):
+        if network is not None and not network.refines:
+            raise ValueError(f"network {network.name!r} does not refine a classical start (init = 'given'); "
+                             "cs-auto can only weigh such a network against its choice")
+        self.network = network
         self.cross_validation = cross_validation or CrossValidation()
         self.candidates = {
             name: method(iterations=iterations, device=device, cross_validation=self.cross_validation)
@@ -348,9 +323,12 @@ class AutoCompressedSensing(ReconMethod):
     def settings_summary(self) -> str:
         if not self.settings:
             return ""
-        if "lam" not in self.settings:
-            return self.settings["method"]
-        return f"{self.settings['method']}, lam {self.settings['lam']:g}"
+        summary = self.settings["method"]
+        if "lam" in self.settings:
+            summary += f", lam {self.settings['lam']:g}"
+        if self.settings.get("network", {}).get("chosen"):
+            summary += f", refined by {self.settings['network']['name']}"
+        return summary
 
     def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
         if maps is None:
@@ -381,113 +359,14 @@ class AutoCompressedSensing(ReconMethod):
         }
         if selection.family:
             self.settings["cross_validation"] = selection.summary()
+        if self.network is not None and selection.family and maps is None:
+            check = check_network(self.network, chosen, factor, kspace, mask, self.cross_validation, self.device,
+                                  should_stop)
+            if check is not None:
+                self.settings["network"] = check.summary()
+                if check.chosen:
+                    image = self.network.refine(kspace, mask, image, should_stop=should_stop)
         return image
-
-
-class NetworkMethod(ReconMethod):
-    """A trained network applied to overlapping time windows (see :mod:`napari_dynmri.recon.windowed`).
-
-    ``model(zero_filled, kspace, mask)`` takes complex ``(B, T, H, W)`` tensors and a bool
-    ``(B | 1, T, H, W)`` mask and returns complex ``(B, T, H, W)``. It runs under
-    ``torch.inference_mode`` on ``device``. ``mixed_precision`` enables float16 autocast on CUDA
-    (only for models whose FFT / data-consistency code casts to float32 itself); off by default.
-    ``adapt`` first fine-tunes a copy of the network on the scan itself for up to
-    ``adapt_iterations`` steps (:mod:`napari_dynmri.recon.adapt`); ``settings`` then records how
-    it went. The network given is never changed.
-    """
-
-    def __init__(
-        self,
-        model,
-        name: str,
-        description: str = "",
-        device: str = "cpu",
-        window: int | None = None,
-        overlap: int | None = None,
-        mixed_precision: bool = False,
-        adapt: bool = False,
-        adapt_iterations: int | None = None,
-    ):
-        from napari_dynmri.recon import adapt as adaptation
-        from napari_dynmri.recon import windowed
-
-        self.model = model
-        self.name = name
-        self.description = description or f"network {name}"
-        self.device = device
-        self.window = windowed.DEFAULT_WINDOW if window is None else int(window)
-        self.overlap = windowed.DEFAULT_OVERLAP if overlap is None else int(overlap)
-        windowed.check_window(self.window, self.overlap)
-        self.mixed_precision = bool(mixed_precision) and device.startswith("cuda")
-        self.adapt = bool(adapt)
-        self.adapt_iterations = (
-            adaptation.DEFAULT_ADAPT_ITERATIONS if adapt_iterations is None else int(adapt_iterations)
-        )
-        if self.adapt_iterations < 0:
-            raise ValueError(f"adapt_iterations must be >= 0, got {self.adapt_iterations}")
-        self.settings: dict = {}
-        if self.adapt:
-            self.description += f"; adapted to each scan (up to {self.adapt_iterations} self-supervised steps)"
-
-    def _run_window(self, model, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        import torch
-
-        k = torch.from_numpy(np.ascontiguousarray(kspace)).to(self.device)[None]
-        m = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)[None]
-        zero_filled = ifft2c(k)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.mixed_precision):
-            out = model(zero_filled, k, m)
-        return out[0].to(torch.complex64).cpu().numpy()
-
-    def settings_summary(self) -> str:
-        if not self.settings:
-            return ""
-        steps, best = self.settings["adapt_steps"], self.settings["adapt_best_step"]
-        return f"adapted: {steps} steps, kept step {best}" if best else f"adapted: {steps} steps, kept the original"
-
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
-        import torch
-
-        from napari_dynmri.recon.adapt import adapt_model
-
-        if maps is not None:
-            raise ValueError(f"network {self.name!r} takes single-coil k-space; use a compressed-sensing method "
-                             "or cs-auto for multi-coil data")
-        from napari_dynmri.recon.windowed import window_starts, windowed_apply
-
-        kspace, mask = check_recon_inputs(kspace, mask)
-        kspace = kspace * mask
-        model, self.settings = self.model, {}
-        adapt_steps = self.adapt_iterations if self.adapt else 0
-        total = adapt_steps + len(window_starts(kspace.shape[0], self.window, self.overlap))
-
-        def adapt_progress(done, _steps):
-            if progress is not None:
-                progress(done, total)
-
-        def window_progress(done, _windows):
-            if progress is not None:
-                progress(adapt_steps + done, total)
-
-        if self.adapt:
-            adaptation = adapt_model(self.model, kspace, mask, self.adapt_iterations, window=self.window,
-                                     device=self.device, progress=adapt_progress, should_stop=should_stop)
-            model, self.settings = adaptation.model, adaptation.summary()
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.inference_mode():
-                return windowed_apply(
-                    lambda k, m: self._run_window(model, k, m),
-                    kspace,
-                    mask,
-                    window=self.window,
-                    overlap=self.overlap,
-                    progress=window_progress,
-                    should_stop=should_stop,
-                )
-        finally:
-            model.train(was_training)
 
 
 def _network_name(spec: str) -> str:
@@ -508,7 +387,8 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
             always runs on the CPU with numpy.
         options: method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
             the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``;
-            ``uncertainty`` (make the trust map, :mod:`napari_dynmri.recon.trust`) for both; ``window``,
+            ``uncertainty`` (make the trust map, :mod:`napari_dynmri.recon.trust`) for both; ``network``
+            (a refining network's name or path, or ``"none"``) for ``cs-auto``; ``window``,
             ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
             values mean the default. Unknown options, an empty ``spec`` and an unknown device raise
             ``ValueError``.
@@ -523,7 +403,7 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
         ZERO_FILLED: (),
         VIEW_SHARING: ("half_window",),
         **{name: (*method.default_weights, "iterations", "uncertainty") for name, method in CS_METHODS.items()},
-        CS_AUTO: ("iterations", "uncertainty"),
+        CS_AUTO: ("iterations", "uncertainty", "network"),
     }.get(spec, ("window", "overlap", "mixed_precision", "adapt", "adapt_iterations"))
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -542,15 +422,24 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
     if spec in CS_METHODS:
         return CS_METHODS[spec](device=torch_device, **options)
     if spec == CS_AUTO:
+        network = options.pop("network", DEFAULT_REFINER)
+        if network and network != "none":
+            options["network"] = _network(network, torch_device, {})
         return AutoCompressedSensing(device=torch_device, **options)
+    return _network(spec, torch_device, options)
 
+
+def _network(spec: str, device: str, options: dict) -> NetworkMethod:
+    """The network ``spec`` (a shipped name or a checkpoint path) as a method; a refining one starts from cs-auto."""
     from napari_dynmri.models.pretrained import resolve_model
 
-    model, card = resolve_model(spec, torch_device)
+    model, card = resolve_model(spec, device)
+    refines = model.config.get("init") == "given"
     return NetworkMethod(
         model,
         name=_network_name(spec),
         description=str(card.get("description") or ""),
-        device=torch_device,
+        device=device,
+        start=AutoCompressedSensing(device=device) if refines else None,
         **options,
     )

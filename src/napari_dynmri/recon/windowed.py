@@ -72,11 +72,13 @@ def windowed_apply(
     overlap: int = DEFAULT_OVERLAP,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    image: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply ``reconstruct_window(kspace_w, mask_w) -> image_w`` window by window and blend.
 
     ``kspace``: complex (T, H, W); ``mask``: bool (T, H, W); the callable gets and returns
-    ``(window, H, W)`` arrays (``(T, H, W)`` when ``T <= window``). ``progress(done, n_windows)`` is
+    ``(window, H, W)`` arrays (``(T, H, W)`` when ``T <= window``). With an ``image`` (T, H, W) (a
+    start to refine) the callable gets its window as a third argument. ``progress(done, n_windows)`` is
     called after each window; ``should_stop()`` is polled before each and a True answer raises
     :class:`napari_dynmri.recon.base.ReconCancelled`. Returns complex64 (T, H, W).
     """
@@ -89,13 +91,14 @@ def windowed_apply(
         if should_stop is not None and should_stop():
             raise ReconCancelled("the reconstruction was cancelled")
         frames = slice(start, start + len(weight))
-        image = reconstruct_window(kspace[frames], mask[frames])
+        extra = () if image is None else (image[frames],)
+        window_image = reconstruct_window(kspace[frames], mask[frames], *extra)
         if len(starts) == 1:
-            result = np.asarray(image, dtype=np.complex64)
+            result = np.asarray(window_image, dtype=np.complex64)
         else:
             if result is None:
                 result = np.zeros(kspace.shape, dtype=np.complex64)
-            result[frames] += (weight[:, None, None] * image).astype(np.complex64)
+            result[frames] += (weight[:, None, None] * window_image).astype(np.complex64)
             total_weight[frames] += weight
         if progress is not None:
             progress(done + 1, len(starts))

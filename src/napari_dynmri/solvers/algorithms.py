@@ -10,10 +10,13 @@ the problem's leading axes and the weights'. All start from the zero-filled imag
 - :class:`LowRankSparse`: ``min 0.5 ||A (L + S) - y||^2 + lam_lowrank ||C(L)||_* + lam ||F_t S||_1``
   by joint FISTA with step 1/2 (Otazo et al., MRM 2015); ``lam_lowrank`` is relative to
   ``sigma_1`` of the zero-filled Casorati matrix.
-- :class:`TemporalTV` (one coil only): ``min 0.5 ||A x - y||^2 + lam sum |x[t+1] - x[t]|`` by ADMM on ``z = D x``
-  with penalty ``rho`` (default ``RHO_PER_LAM * lam``). The x-update ``(A^H A + rho D^H D) x = ...`` is
-  exact: ``D`` acts along time and commutes with ``F``, so in k-space it is one ``T x T`` system
-  per sampled position, inverted once up front.
+- :class:`TemporalTV`: ``min 0.5 ||A x - y||^2 + lam sum |x[t+1] - x[t]|`` by ADMM on ``z = D x``
+  with penalty ``rho`` (default ``RHO_PER_LAM * lam``). With one coil the x-update
+  ``(A^H A + rho D^H D) x = ...`` is exact: ``D`` acts along time and commutes with ``F``, so in
+  k-space it is one ``T x T`` system per sampled position, inverted once up front. With coil maps
+  ``S`` mixes positions, so no such inverse exists: the x-update is ``CG_ITERATIONS`` conjugate-gradient
+  iterations warm-started from the previous ``x`` (inexact ADMM), preconditioned by the exact
+  single-coil inverse.
 
 The objectives and the defaults of the methods are in :mod:`napari_dynmri.recon.sparse` and
 :mod:`napari_dynmri.recon.cs`.
@@ -37,6 +40,15 @@ from napari_dynmri.solvers.prox import (
 )
 
 RHO_PER_LAM = 500.0
+# Conjugate-gradient iterations of each multi-coil temporal-TV x-update, warm-started from the previous x
+# and preconditioned by the exact single-coil inverse of the mask raised to PRECONDITIONER_FLOOR
+# everywhere (coils see positions the mask leaves out, which the inverse of the bare mask, singular
+# there, would never update). On an 8 x 48 x 48 phantom with 4 coils at R = 6 (lam 0.003, 100
+# iterations) 3 such iterations give 31.9 dB, as 20 plain CG iterations do (31.8 dB; 3 plain: 30.0 dB).
+# Solving the x-update more exactly does not help: 20 preconditioned iterations reach the same
+# objective with 28.1 dB (the early-stopped path regularises, as for one coil, see recon/cs.py).
+CG_ITERATIONS = 3
+PRECONDITIONER_FLOOR = 0.2
 
 
 def per_problem(value, device) -> torch.Tensor:
@@ -118,7 +130,8 @@ class LowRankSparse:
 def x_update_inverses(mask: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
     """Inverses of ``diag(m) + rho L`` for every position's sampling pattern ``m`` over time, float32.
 
-    ``mask``: bool layout mask ``(..., T, P, Q)`` (``(..., T, 1, H)`` for row masks); ``rho``:
+    ``mask``: bool layout mask ``(..., T, P, Q)`` (``(..., T, 1, H)`` for row masks), or float weights
+    in [0, 1] of that shape (the multi-coil preconditioner's floored mask); ``rho``:
     ``(..., 1, 1, 1)`` broadcasting against it. Returns ``(..., P, Q, T, T)``. A position never
     sampled has a singular matrix (``L`` annihilates constants); the pseudo-inverse gives the
     minimum-norm solution, which keeps its temporal mean at zero, as zero filling does. Equal
@@ -156,32 +169,92 @@ def _solve_x(inverses, rhs):
 
 
 class TemporalTV:
-    """Temporal TV by ADMM; see the module docstring."""
+    """Temporal TV by ADMM; see the module docstring.
 
-    def __init__(self, problem: KtProblem, lam, rho=None):
-        if problem.coils:
-            raise ValueError("temporal TV (cs-ttv) has no multi-coil solver: its exact x-update needs one coil")
+    ``cg_iterations``: conjugate-gradient iterations per x-update of a multi-coil problem (unused
+    with one coil, whose x-update is exact).
+    """
+
+    def __init__(self, problem: KtProblem, lam, rho=None, cg_iterations: int = CG_ITERATIONS):
         self.problem = problem
         device = problem.y.device
         self.lam = per_problem(lam, device)
         self.rho = per_problem(rho, device) if rho is not None else RHO_PER_LAM * self.lam
         if bool((self.rho <= 0).any()):
             raise ValueError("the ADMM penalty rho must be > 0")
-        self.inverses = x_update_inverses(problem.mask, self.rho)
+        if cg_iterations < 1:
+            raise ValueError(f"cg_iterations must be >= 1, got {cg_iterations}")
+        self.cg_iterations = int(cg_iterations)
+        if problem.coils:
+            floor = PRECONDITIONER_FLOOR
+            self.inverses = x_update_inverses(problem.mask.squeeze(-4).float() * (1 - floor) + floor, self.rho)
+            self.zero_filled = problem.zero_filled()  # A^H y, the data part of every right-hand side
+        else:
+            self.inverses = x_update_inverses(problem.mask, self.rho)
         self.x = _start(problem, self.lam, self.rho)
         self.z = temporal_difference(self.x)
         self.u = torch.zeros_like(self.z)
+        self.normal_x = self._x_update_normal(self.x) if problem.coils else None
 
     def step(self) -> None:
         problem = self.problem
-        rhs = problem.y + self.rho * problem.fft(adjoint_difference(self.z - self.u))
-        self.x = problem.ifft(_solve_x(self.inverses, rhs))
+        if problem.coils:
+            rhs = self.zero_filled + self.rho * adjoint_difference(self.z - self.u)
+            self.x, self.normal_x = conjugate_gradient(
+                self._x_update_normal, rhs, self.x, self.normal_x, self.cg_iterations, self._preconditioner
+            )
+        else:
+            rhs = problem.y + self.rho * problem.fft(adjoint_difference(self.z - self.u))
+            self.x = problem.ifft(_solve_x(self.inverses, rhs))
         v = temporal_difference(self.x) + self.u
         self.z = soft_threshold(v, self.lam / self.rho)
         self.u = v - self.z
 
+    def _x_update_normal(self, x):
+        """``(A^H A + rho D^H D) x``, the x-update's system."""
+        return self.problem.normal(x) + self.rho * adjoint_difference(temporal_difference(x))
+
+    def _preconditioner(self, x):
+        """The exact single-coil x-update of the floored mask (see ``PRECONDITIONER_FLOOR``)."""
+        problem = self.problem
+        return problem.ifft(_solve_x(self.inverses, problem.fft(x)))
+
     def result(self):
         return self.x
+
+
+def conjugate_gradient(normal, rhs, x, normal_x, iterations: int, preconditioner=None):
+    """``iterations`` (preconditioned) conjugate-gradient steps on ``normal(x) = rhs`` from ``x``, per problem of a batch.
+
+    ``normal``: a Hermitian positive semi-definite operator on complex ``(..., T, P, Q)`` tensors
+    that acts on each leading index alone; ``rhs``, ``x`` and ``normal_x = normal(x)`` (kept by the
+    caller across warm-started solves: one application of ``normal`` fewer per solve) broadcast to
+    that shape; ``preconditioner``: an approximate inverse of ``normal`` of the same kind, or None.
+    Step sizes are per problem (sums over the last three axes), so a batch solves as its problems
+    would one by one. Returns ``(x, normal(x))``.
+    """
+
+    def inner(a, b):
+        return (a.conj() * b).real.sum(dim=(-3, -2, -1), keepdim=True)
+
+    def precondition(r):
+        return r if preconditioner is None else preconditioner(r)
+
+    residual = rhs - normal_x
+    preconditioned = precondition(residual)
+    direction = preconditioned
+    energy = inner(residual, preconditioned)
+    for _ in range(iterations):
+        image = normal(direction)
+        # a converged problem (zero residual and direction) takes a zero step rather than dividing by 0
+        step = energy / inner(direction, image).clamp(min=1e-30)
+        x = x + step * direction
+        normal_x = normal_x + step * image
+        residual = residual - step * image
+        preconditioned = precondition(residual)
+        previous, energy = energy, inner(residual, preconditioned)
+        direction = preconditioned + (energy / previous.clamp(min=1e-30)) * direction
+    return x, normal_x
 
 
 def xf_fista(kspace, mask, lam: float, iterations: int):

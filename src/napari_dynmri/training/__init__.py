@@ -3,7 +3,9 @@
 - ``datasets``: ``CineSamples`` (cropped, augmented, freshly undersampled samples of the sequences
   that :mod:`napari_dynmri.data.sequences` loads and splits 5:1:2).
 - ``config``: ``TrainConfig`` from TOML and/or overrides (``load_config``), strict validation.
-- ``trainer``: ``train(config) -> output folder``: the schedule, the optimizer and the loop.
+- ``trainer``: ``train(config) -> output folder``: the loop, its interrupts and the model card.
+- ``optim``: the optimizer, the learning-rate schedule and the loss a configuration asks for.
+- ``scoring``: validation and test scores of the network, as ``dynmri eval`` computes them.
 - ``checkpoint``: the resumable ``checkpoint/`` folder (write, check, restore).
 - ``progress``: the progress bar and messages, ``metrics.csv`` and its curves (``curves``).
 - ``distributed``: DistributedDataParallel under ``torchrun``.

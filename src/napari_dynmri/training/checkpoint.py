@@ -25,7 +25,18 @@ from safetensors.torch import save_file
 from napari_dynmri.io.atomic import write_text
 from napari_dynmri.models import save_model
 from napari_dynmri.models.checkpoint import WEIGHTS_FILE, load_tensors, state_mismatch
-from napari_dynmri.validation import read_json
+from napari_dynmri.validation import (
+    OBJECT,
+    Rule,
+    check_fields,
+    fail,
+    integer,
+    is_number,
+    nullable,
+    number,
+    one_of,
+    read_json,
+)
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "trainer.json"
@@ -72,21 +83,21 @@ def check_output(output: Path, resume, overwrite: bool) -> None:
 # ----------------------------------------------------------------------------- trainer.json
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-# trainer.json key -> (test, what it must be)
-_STATE_KEYS = {
-    "iteration": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
-    "seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "optimizer_state": (lambda v: isinstance(v, dict), "an object"),
-    "best": (lambda v: isinstance(v, dict) and _is_number(v.get("psnr")), 'an object with a number "psnr"'),
-    "last_val": (lambda v: v is None or isinstance(v, dict), "an object or null"),
-    "rows": (lambda v: isinstance(v, list) and all(isinstance(r, dict) and _is_number(r.get("iteration"))
-                                                   for r in v), 'a list of objects with an "iteration"'),
-    "split": (lambda v: isinstance(v, dict), "an object"),
-    "config": (lambda v: isinstance(v, dict), "an object"),
+# trainer.json key -> what its value must be ("format" is checked first, to name a file that is no checkpoint)
+_STATE_RULES = {
+    "format": one_of([STATE_FORMAT]),
+    "format_version": integer(1),
+    "iteration": integer(0),
+    "seconds": number(0),
+    "optimizer_state": OBJECT,
+    # the best PSNR is -inf until the first validation
+    "best": Rule(lambda v: isinstance(v, dict) and is_number(v.get("psnr"), finite=False),
+                 'an object with a number "psnr"'),
+    "last_val": nullable(OBJECT),
+    "rows": Rule(lambda v: isinstance(v, list) and all(isinstance(r, dict) and is_number(r.get("iteration"))
+                                                       for r in v), 'a list of objects with an "iteration"'),
+    "split": OBJECT,
+    "config": OBJECT,
 }
 
 
@@ -95,13 +106,9 @@ def read_state(checkpoint: Path) -> dict:
     path = checkpoint / STATE_FILE
     state = read_json(path, "training checkpoint", allow_nan=True)
     if state.get("format") != STATE_FORMAT:
-        raise ValueError(f"{path}: is not a napari-dynmri training checkpoint")
-    for key, (test, what) in _STATE_KEYS.items():
-        if key not in state:
-            raise ValueError(f"{path}: the training checkpoint is damaged: {key!r} is missing")
-        if not test(state[key]):
-            raise ValueError(f"{path}: the training checkpoint is damaged: {key!r} must be {what}")
-    return state
+        raise fail(path, "is not a napari-dynmri training checkpoint")
+    return check_fields(state, _STATE_RULES, f"{path}: the training checkpoint is damaged", kind="entry",
+                        required=True)
 
 
 def read_checkpoint_config(folder) -> dict:

@@ -26,7 +26,7 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     train = "pig_cine_cc0.npz:sax"   # a source spec or a list of them (see data.sequences)
     val = []                   # empty: the 5:1:2 split of `train` (train part trains, val part validates)
     split_seed = 0
-    crop = [96, 96]            # random crop (h, w); [] or 0: full images
+    crop = [96, 96]            # random crop (h, w), or a list of sizes drawn per sample; [] or 0: full images
     frames = 20                # temporal window; 0: all frames
     flips = true               # random up-down / left-right flips
     time_reversal = true       # random time reversal
@@ -34,9 +34,19 @@ Layout of a configuration file (every key optional except ``model.name`` and ``d
     intensity = [0.8, 1.25]    # random intensity factor range
     random_phase = true        # random constant phase factor exp(i phi)
     max_val_sequences = 0      # validate on the first N validation sequences only; 0: all
+    start = ""                 # "classical": samples hold a CS start for a refining network (model.init = "given")
+
+    [data.variety]             # shifts to unseen scans (napari_dynmri.data.augment.Variety); all off by default
+    smooth_phase = 0.5         # probability of a smooth spatial phase
+    contrast = 0.3             # probability of contrast uptake / wash-out regions
+    frames = [8, 40]           # frame counts by periodic resampling
+    quantise = 0.3             # probability of an 8- or 12-bit magnitude export
+    gamma = [0.7, 1.4]         # intensity gamma range
+    noise = [0.002, 0.05]      # k-space noise standard deviation range (of max |x| = 1)
+    phantoms = 0.1             # probability of a fresh random phantom
 
     [mask]
-    kind = "vd-random"         # one of napari_dynmri.physics.MASK_KINDS
+    kind = "vd-random"         # one of napari_dynmri.physics.MASK_KINDS, or a list drawn per sample
     accelerations = [4, 8, 12] # drawn uniformly per sample; validation uses each in turn
     center_lines = 8
     fixed = false              # true: one mask per (acceleration, shape) from `seed` (report protocol)
@@ -63,7 +73,6 @@ an unregistered ``model.name`` and a model option that architecture does not hav
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,10 +81,23 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from napari_dynmri.data.augment import Variety
 from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
 from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION
 from napari_dynmri.physics.masks import MASK_KINDS
-from napari_dynmri.validation import check_input_file, check_sampling
+from napari_dynmri.validation import (
+    BOOLEAN,
+    Rule,
+    check_input_file,
+    check_keys,
+    check_sampling,
+    check_value,
+    integer,
+    is_number,
+    must_be,
+    number,
+    one_of,
+)
 
 OPTIMIZERS = ("adam", "sgd")
 # More torch threads than this only exhausts the machine (libgomp crashes far above it).
@@ -83,53 +105,20 @@ MAX_THREADS = 256
 SCHEDULES = ("none", "cosine", "step")
 KEEP = ("best", "last")
 MAX_CONFIG_BYTES = 10**6
-
-
-def _fail(where: str, what: str, value) -> ValueError:
-    return ValueError(f"{where} must be {what}, got {value!r}")
-
-
-def _int(value, where: str, minimum: int = 0, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(where, f"an integer >= {minimum}", value)
-    if maximum is not None and value > maximum:
-        raise _fail(where, f"an integer between {minimum} and {maximum}", value)
-    return int(value)
-
-
-def _float(value, where: str, minimum: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail(where, "a finite number", value)
-    if positive and not value > 0:
-        raise _fail(where, "a positive number", value)
-    if minimum is not None and not value >= minimum:
-        raise _fail(where, f"a number >= {minimum}", value)
-    return float(value)
-
-
-def _bool(value, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(where, "true or false", value)
-    return value
-
-
-def _choice(value, where: str, choices) -> str:
-    if value not in choices:
-        raise _fail(where, f"one of {', '.join(choices)}", value)
-    return value
+POSITIVE = Rule(lambda v: is_number(v) and v > 0, "a positive number")
 
 
 def _strings(value, where: str) -> list[str]:
     if isinstance(value, (str, Path)):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) for v in value):
-        raise _fail(where, "a data source string or a list of them", value)
+        raise must_be(where, "a data source string or a list of them", value)
     return [str(v) for v in value if str(v)]
 
 
 def _pair(value, where: str, kind, what: str) -> tuple:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise _fail(where, what, value)
+        raise must_be(where, what, value)
     return tuple(kind(v, where) for v in value)
 
 
@@ -146,12 +135,9 @@ def _check_model(model: dict) -> None:
 
 def _from_dict(cls, values, where: str):
     if not isinstance(values, dict):
-        raise _fail(where or "the configuration", "a table", values)
+        raise must_be(where or "the configuration", "a table", values)
     known = {f.name for f in dataclasses.fields(cls)}
-    for key in values:
-        if key not in known:
-            name = f"{where}.{key}" if where else key
-            raise ValueError(f"unknown configuration key {name!r}; known keys here: {', '.join(sorted(known))}")
+    check_keys(values, sorted(known), "configuration key", prefix=f"{where}." if where else "")
     return cls(**values)
 
 
@@ -170,51 +156,69 @@ class DataConfig:
     intensity: tuple = (0.8, 1.25)
     random_phase: bool = True
     max_val_sequences: int = 0
+    start: str = ""
+    variety: object = None
 
     def __post_init__(self):
         self.train = _strings(self.train, "data.train")
         if not self.train:
             raise ValueError("data.train is required: a data source such as 'pig_cine_cc0.npz:sax' or 'phantom:20'")
         self.val = _strings(self.val, "data.val")
-        self.split_seed = _int(self.split_seed, "data.split_seed")
+        self.split_seed = check_value(self.split_seed, integer(0), "data.split_seed")
+        positive_pair = lambda value: _pair(value, "data.crop", lambda v, w: check_value(v, integer(1), w),  # noqa: E731
+                                            "[height, width], a list of them, or 0")
         if self.crop in (None, 0, [], ()):
             self.crop = None
+        elif isinstance(self.crop, (list, tuple)) and all(isinstance(c, (list, tuple)) for c in self.crop):
+            self.crop = [positive_pair(c) for c in self.crop]
         else:
-            self.crop = _pair(self.crop, "data.crop", lambda v, w: _int(v, w, 1), "[height, width] or 0")
-        self.frames = _int(self.frames, "data.frames")
-        self.flips = _bool(self.flips, "data.flips")
-        self.time_reversal = _bool(self.time_reversal, "data.time_reversal")
-        self.transpose = _bool(self.transpose, "data.transpose")
-        low, high = _pair(self.intensity, "data.intensity", lambda v, w: _float(v, w, positive=True),
+            self.crop = positive_pair(self.crop)
+        self.frames = check_value(self.frames, integer(0), "data.frames")
+        self.flips = check_value(self.flips, BOOLEAN, "data.flips")
+        self.time_reversal = check_value(self.time_reversal, BOOLEAN, "data.time_reversal")
+        self.transpose = check_value(self.transpose, BOOLEAN, "data.transpose")
+        low, high = _pair(self.intensity, "data.intensity", lambda v, w: float(check_value(v, POSITIVE, w)),
                           "[low, high] positive factors")
         if low > high:
-            raise _fail("data.intensity", "[low, high] with low <= high", list(self.intensity))
+            raise must_be("data.intensity", "[low, high] with low <= high", list(self.intensity))
         self.intensity = (low, high)
-        self.random_phase = _bool(self.random_phase, "data.random_phase")
-        self.max_val_sequences = _int(self.max_val_sequences, "data.max_val_sequences")
+        self.random_phase = check_value(self.random_phase, BOOLEAN, "data.random_phase")
+        self.max_val_sequences = check_value(self.max_val_sequences, integer(0), "data.max_val_sequences")
+        self.start = check_value(self.start, one_of(("", "classical")), "data.start")
+        if self.variety is not None:
+            self.variety = _from_dict(Variety, self.variety, "data.variety")
 
 
 @dataclass
 class MaskConfig:
     """The ``[mask]`` table: undersampling masks of training and validation samples."""
 
-    kind: str = DEFAULT_ACQUISITION.kind
+    kind: object = DEFAULT_ACQUISITION.kind
     accelerations: list = field(default_factory=lambda: [DEFAULT_ACQUISITION.acceleration])
     center_lines: int = DEFAULT_ACQUISITION.center_lines
     fixed: bool = False
     seed: int = 0
 
     def __post_init__(self):
-        self.kind = _choice(self.kind, "mask.kind", MASK_KINDS)
+        kinds = [self.kind] if isinstance(self.kind, str) else self.kind
+        if not isinstance(kinds, (list, tuple)) or not kinds:
+            raise must_be("mask.kind", f"one of {', '.join(MASK_KINDS)} or a list of them", self.kind)
+        kinds = [check_value(kind, one_of(MASK_KINDS), "mask.kind") for kind in kinds]
+        self.kind = kinds[0] if isinstance(self.kind, str) else kinds
         values = self.accelerations if isinstance(self.accelerations, (list, tuple)) else [self.accelerations]
-        self.accelerations = [_float(v, "mask.accelerations", minimum=1.0) for v in values]
+        self.accelerations = [float(check_value(v, number(1.0), "mask.accelerations")) for v in values]
         if not self.accelerations:
-            raise _fail("mask.accelerations", "a non-empty list of factors >= 1", [])
-        self.center_lines = _int(self.center_lines, "mask.center_lines")
+            raise must_be("mask.accelerations", "a non-empty list of factors >= 1", [])
+        self.center_lines = check_value(self.center_lines, integer(0), "mask.center_lines")
         for acceleration in self.accelerations:
             check_sampling(acceleration, self.center_lines, source="mask.accelerations")
-        self.fixed = _bool(self.fixed, "mask.fixed")
-        self.seed = _int(self.seed, "mask.seed")
+        self.fixed = check_value(self.fixed, BOOLEAN, "mask.fixed")
+        self.seed = check_value(self.seed, integer(0), "mask.seed")
+
+    @property
+    def kinds(self) -> list[str]:
+        """The mask kinds drawn in training; validation and test use the first."""
+        return [self.kind] if isinstance(self.kind, str) else list(self.kind)
 
 
 @dataclass
@@ -229,15 +233,15 @@ class OptimizerConfig:
     grad_clip: float = 0.0
 
     def __post_init__(self):
-        self.name = _choice(self.name, "optimizer.name", OPTIMIZERS)
-        self.lr = _float(self.lr, "optimizer.lr", positive=True)
-        self.weight_decay = _float(self.weight_decay, "optimizer.weight_decay", minimum=0.0)
-        self.momentum = _float(self.momentum, "optimizer.momentum", minimum=0.0)
-        self.betas = _pair(self.betas, "optimizer.betas", lambda v, w: _float(v, w, minimum=0.0),
+        self.name = check_value(self.name, one_of(OPTIMIZERS), "optimizer.name")
+        self.lr = float(check_value(self.lr, POSITIVE, "optimizer.lr"))
+        self.weight_decay = float(check_value(self.weight_decay, number(0.0), "optimizer.weight_decay"))
+        self.momentum = float(check_value(self.momentum, number(0.0), "optimizer.momentum"))
+        self.betas = _pair(self.betas, "optimizer.betas", lambda v, w: float(check_value(v, number(0.0), w)),
                            "[beta1, beta2]")
         if not all(b < 1 for b in self.betas):
-            raise _fail("optimizer.betas", "two numbers in [0, 1)", list(self.betas))
-        self.grad_clip = _float(self.grad_clip, "optimizer.grad_clip", minimum=0.0)
+            raise must_be("optimizer.betas", "two numbers in [0, 1)", list(self.betas))
+        self.grad_clip = float(check_value(self.grad_clip, number(0.0), "optimizer.grad_clip"))
 
 
 @dataclass
@@ -250,10 +254,10 @@ class ScheduleConfig:
     min_lr: float = 0.0
 
     def __post_init__(self):
-        self.name = _choice(self.name, "schedule.name", SCHEDULES)
-        self.step_size = _int(self.step_size, "schedule.step_size", minimum=1)
-        self.gamma = _float(self.gamma, "schedule.gamma", positive=True)
-        self.min_lr = _float(self.min_lr, "schedule.min_lr", minimum=0.0)
+        self.name = check_value(self.name, one_of(SCHEDULES), "schedule.name")
+        self.step_size = check_value(self.step_size, integer(1), "schedule.step_size")
+        self.gamma = float(check_value(self.gamma, POSITIVE, "schedule.gamma"))
+        self.min_lr = float(check_value(self.min_lr, number(0.0), "schedule.min_lr"))
 
 
 _TABLES = {
@@ -294,25 +298,25 @@ class TrainConfig:
         self.model = dict(self.model)
         _check_model(self.model)
         if not isinstance(self.loss, dict) or not self.loss:
-            raise _fail("loss", "a non-empty table of loss terms and weights", self.loss)
+            raise must_be("loss", "a non-empty table of loss terms and weights", self.loss)
         self.loss = dict(self.loss)
-        self.iterations = _int(self.iterations, "iterations", minimum=1)
-        self.batch_size = _int(self.batch_size, "batch_size", minimum=1)
-        self.seed = _int(self.seed, "seed")
+        self.iterations = check_value(self.iterations, integer(1), "iterations")
+        self.batch_size = check_value(self.batch_size, integer(1), "batch_size")
+        self.seed = check_value(self.seed, integer(0), "seed")
         if not isinstance(self.device, str) or not self.device:
-            raise _fail("device", "a device name (auto, cpu, cuda, cuda:N, mps)", self.device)
+            raise must_be("device", "a device name (auto, cpu, cuda, cuda:N, mps)", self.device)
         if not isinstance(self.output, (str, Path)) or not str(self.output):
-            raise _fail("output", "a folder path", self.output)
+            raise must_be("output", "a folder path", self.output)
         self.output = str(self.output)
         for key in ("val_every", "checkpoint_every"):
-            setattr(self, key, _int(getattr(self, key), key))
-        self.log_every = _int(self.log_every, "log_every", minimum=1)
-        self.keep = _choice(self.keep, "keep", KEEP)
-        self.num_threads = _int(self.num_threads, "num_threads", maximum=MAX_THREADS)
-        self.deterministic = _bool(self.deterministic, "deterministic")
-        self.evaluate_test = _bool(self.evaluate_test, "evaluate_test")
+            setattr(self, key, check_value(getattr(self, key), integer(0), key))
+        self.log_every = check_value(self.log_every, integer(1), "log_every")
+        self.keep = check_value(self.keep, one_of(KEEP), "keep")
+        self.num_threads = check_value(self.num_threads, integer(0, MAX_THREADS), "num_threads")
+        self.deterministic = check_value(self.deterministic, BOOLEAN, "deterministic")
+        self.evaluate_test = check_value(self.evaluate_test, BOOLEAN, "evaluate_test")
         if not isinstance(self.init_weights, (str, Path)):
-            raise _fail("init_weights", "a shipped model name or a checkpoint folder", self.init_weights)
+            raise must_be("init_weights", "a shipped model name or a checkpoint folder", self.init_weights)
         self.init_weights = str(self.init_weights)
 
     def to_dict(self) -> dict:
@@ -334,7 +338,7 @@ def config_from_dict(values: dict) -> TrainConfig:
     Raises ``ValueError`` naming the key for unknown keys, missing required keys and bad values.
     """
     if not isinstance(values, dict):
-        raise _fail("the configuration", "a table", values)
+        raise must_be("the configuration", "a table", values)
     values = dict(values)
     for key, cls in _TABLES.items():
         if key in values:
@@ -343,7 +347,7 @@ def config_from_dict(values: dict) -> TrainConfig:
         values["data"] = DataConfig()  # raises: data.train is required
     for key in ("model", "loss"):
         if key in values and not isinstance(values[key], dict):
-            raise _fail(key, "a table", values[key])
+            raise must_be(key, "a table", values[key])
     if "model" not in values:
         values["model"] = {}
     return _from_dict(TrainConfig, values, "")

@@ -14,6 +14,10 @@ Output folder
     The resumable state, written every ``checkpoint_every`` iterations and at the end, without
     pickle: :mod:`~napari_dynmri.training.checkpoint`.
 
+A new run refuses an output folder that already holds files (pass ``overwrite``); a resumed run
+writes into the run folder of its checkpoint (``RUN/checkpoint``), or into the given output folder.
+Every file is written atomically.
+
 Resume (``train(config, resume=FOLDER)``, ``dynmri train --resume FOLDER``)
 ---------------------------------------------------------------------------
 Restores weights, optimizer state, torch RNG, the metrics history and the best score, and
@@ -29,11 +33,6 @@ SIGINT (Ctrl-C) and SIGTERM only set a flag: the current step finishes, a checkp
 that step is written, and ``KeyboardInterrupt`` is raised. A second signal stops at once without
 writing (the last checkpoint stays as it was: checkpoints are replaced whole).
 
-Output folder
--------------
-A new run refuses an output folder that already holds files (pass ``overwrite``); a resumed run
-writes into the run folder of its checkpoint (``RUN/checkpoint``), or into the given output folder.
-Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -44,18 +43,13 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from napari_dynmri.data.sequences import load_sequences, split_sequences
-from napari_dynmri.evaluation import evaluate_methods
-from napari_dynmri.losses import build_loss
 from napari_dynmri.models import resolve_model, save_model, select_device
 from napari_dynmri.models.checkpoint import build_bounded_model, state_mismatch
-from napari_dynmri.recon import NetworkMethod, ZeroFilled
 from napari_dynmri.training import distributed
 from napari_dynmri.training.checkpoint import (
     check_output,
@@ -65,28 +59,11 @@ from napari_dynmri.training.checkpoint import (
 )
 from napari_dynmri.training.config import TrainConfig, config_from_dict, load_config
 from napari_dynmri.training.datasets import CineSamples
+from napari_dynmri.training.optim import build_optimizer, build_training_loss, learning_rate
 from napari_dynmri.training.progress import Progress, log, val_columns, write_metrics
+from napari_dynmri.training.scoring import evaluate_model
 
 # ----------------------------------------------------------------------------- small helpers
-
-
-def learning_rate(config: TrainConfig, iteration: int) -> float:
-    """Learning rate of step ``iteration`` (0-based) under ``config.schedule``."""
-    base, schedule = config.optimizer.lr, config.schedule
-    if schedule.name == "cosine":
-        progress = min(iteration / config.iterations, 1.0)
-        return schedule.min_lr + (base - schedule.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    if schedule.name == "step":
-        return base * schedule.gamma ** (iteration // schedule.step_size)
-    return base
-
-
-def build_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
-    """Adam or SGD (with momentum) from ``config.optimizer``."""
-    opt = config.optimizer
-    if opt.name == "sgd":
-        return torch.optim.SGD(parameters, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
-    return torch.optim.Adam(parameters, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
 
 
 def _git_commit() -> str | None:
@@ -100,39 +77,7 @@ def _git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-# ----------------------------------------------------------------------------- validation
-
-
-def evaluate_model(model, sequences, config: TrainConfig, device, zero_filled: bool = False) -> dict:
-    """Metrics of ``model`` on full-size sequences with fixed masks (seed ``mask.seed + index``).
-
-    Scored by :func:`napari_dynmri.evaluation.evaluate_methods` with the network applied as
-    :class:`napari_dynmri.recon.NetworkMethod` (in time windows), as ``dynmri eval`` scores it.
-
-    Args:
-        sequences: ``[(name, cine), ...]``, complex ``(T, H, W)``.
-        zero_filled: score the zero-filled images instead of the model.
-
-    Returns:
-        ``{"psnr", "ssim"}`` means over sequences and accelerations and ``"per_acceleration"``:
-        ``{"R4": {"psnr", "ssim"}, ...}``.
-    """
-    method = ZeroFilled() if zero_filled else NetworkMethod(model, "model", device=str(device))
-    per, every = {}, []
-    for acceleration in config.mask.accelerations:
-        rows = evaluate_methods([method], sequences, config.mask.kind, acceleration, config.mask.center_lines,
-                                config.mask.seed)[method.name]
-        per[f"R{acceleration:g}"] = {"psnr": float(np.mean([row["psnr"] for row in rows])),
-                                     "ssim": float(np.mean([row["ssim"] for row in rows]))}
-        every += rows
-    return {
-        "psnr": float(np.mean([row["psnr"] for row in every])),
-        "ssim": float(np.mean([row["ssim"] for row in every])),
-        "per_acceleration": per,
-    }
-
-
-# ----------------------------------------------------------------------------- interrupts, loss
+# ----------------------------------------------------------------------------- interrupts
 
 
 class _StopSignals:
@@ -158,21 +103,6 @@ class _StopSignals:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
         return False
-
-
-def _build_loss(table: dict):
-    """``build_loss(table)``; weights files it cannot read (a pickle, random bytes: torch's unpickler
-    then raises anything from UnpicklingError to IndexError, with warnings) raise one ``ValueError``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return build_loss(table)
-    except (ValueError, OSError):
-        raise
-    except Exception as err:
-        first = " ".join(str(err).split()).split(". ")[0]
-        raise ValueError(f"loss {table}: cannot read its weights ({type(err).__name__}: {first}); give a "
-                         ".safetensors file or a .pth file holding a plain state dict") from err
 
 
 # ----------------------------------------------------------------------------- the run
@@ -201,7 +131,7 @@ class _Run:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = build_optimizer(config, self.model.parameters())
-        self.loss = _build_loss(config.loss)
+        self.loss = build_training_loss(config.loss)
         if isinstance(self.loss, torch.nn.Module):
             self.loss.to(self.device)
 
@@ -250,10 +180,11 @@ class _Run:
         mask = self.config.mask
         self.samples = CineSamples(
             [cine for _, cine in train],
-            crop=data.crop, frames=data.frames, kind=mask.kind, accelerations=mask.accelerations,
+            crop=data.crop, frames=data.frames, kind=mask.kinds, accelerations=mask.accelerations,
             center_lines=mask.center_lines, fixed_masks=mask.fixed, mask_seed=mask.seed, seed=self.config.seed,
             flips=data.flips, time_reversal=data.time_reversal, transpose=data.transpose,
-            intensity=data.intensity, random_phase=data.random_phase,
+            intensity=data.intensity, random_phase=data.random_phase, variety=data.variety,
+            start=data.start or None,
         )
 
     def batch_indices(self, iteration: int) -> list[int]:
@@ -318,7 +249,7 @@ class _Run:
         """One optimizer step on this process's batch of ``iteration``; returns the loss terms."""
         batch = self.samples.batch(self.batch_indices(iteration))
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        out = self.net(batch["zero_filled"], batch["kspace"], batch["mask"])
+        out = self.net(batch.get("start", batch["zero_filled"]), batch["kspace"], batch["mask"])
         terms = self.loss.terms(out, batch["target"], iteration)
         total = terms["total"]
         if not torch.isfinite(total):

@@ -111,7 +111,7 @@ def _with_mask(scan: RawScan, mask, variable, order) -> RawScan:
     else:
         array, kind = load_mask_array(mask, variable)
         source, kind = mask, ("c" if kind in ("hdf5", "npy") else "matlab")
-    rows = line_mask(array, scan.n_frames, scan.matrix[0], source, kind)
+    rows = line_mask(array, scan.n_frames, scan.matrix[0], source, kind, n_columns=scan.matrix[1])
     return apply_mask(scan, rows, source)
 
 

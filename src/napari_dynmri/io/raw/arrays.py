@@ -245,10 +245,14 @@ def load_mask_array(path, variable: str | None = None) -> tuple[np.ndarray, str]
     return arrays[pick], kind
 
 
-def line_mask(array: np.ndarray, n_frames: int, n_rows: int, source, order: str = "matlab") -> np.ndarray:
+def line_mask(array: np.ndarray, n_frames: int, n_rows: int, source, order: str = "matlab",
+              n_columns: int | None = None) -> np.ndarray:
     """bool ``(T, H)`` measured lines from a mask array: its phase-encoding axis is the one of length
     ``H`` (the second of two such, in MATLAB order, as ``kx, ky``), a frame axis has length ``T``, any
-    other axis is the readout and is reduced (a line is measured when any of its samples is)."""
+    other axis is the readout and is reduced (a line is measured when any of its samples is). With
+    ``n_columns`` (the k-space's ``W``) the readout must be ``W`` long or a multiple (an oversampled
+    readout, removed from the k-space but not from the mask); any other axis is a mismatch, such as a
+    mask of another number of frames."""
     array = np.asarray(array)
     if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
         raise fail(source, f"the mask must hold only 0/1 or true/false (dtype {array.dtype})")
@@ -264,6 +268,11 @@ def line_mask(array: np.ndarray, n_frames: int, n_rows: int, source, order: str 
     rest = [a for a in range(array.ndim) if a != ky]
     frame = next((a for a in reversed(rest) if array.shape[a] == n_frames and n_frames > 1), None)
     reduce_axes = tuple(a for a in rest if a != frame)
+    for axis in reduce_axes:
+        if n_columns is not None and array.shape[axis] % n_columns:
+            raise fail(source, f"the mask {array.shape} has an axis of {array.shape[axis]}, neither the "
+                       f"{n_frames} frame(s) nor the readout of {n_columns} columns (or a multiple): it does "
+                       "not match the k-space")
     rows = array.any(axis=reduce_axes) if reduce_axes else array
     axes_left = [a for a in range(array.ndim) if a not in reduce_axes]
     if frame is None:
