@@ -21,6 +21,9 @@ from napari_dynmri.metrics import evaluate, psnr_per_frame, ssim_per_frame
 from napari_dynmri.physics import make_mask, undersample
 from napari_dynmri.profiles import line_profile
 from napari_dynmri.recon import ReconCancelled, ReconMethod
+from napari_dynmri.recon.settings import RECON_DEFAULTS
+from napari_dynmri.recon.sparse import LPS_DEFAULT_LAM_LOWRANK
+from napari_dynmri.recon.windowed import DEFAULT_OVERLAP, DEFAULT_WINDOW
 
 SHAPE = (8, 64, 64)
 
@@ -164,7 +167,7 @@ def test_reconstruct_takes_a_fixed_cs_weight(viewer, qtbot, monkeypatch):
     assert shown(widget.lam) and shown(widget.iterations)
     widget.lam.value = 0.004
     reconstruct(qtbot, widget)
-    assert seen == [("cs-lps", {"lam": 0.004, "iterations": 100})]
+    assert seen == [("cs-lps", {"lam": 0.004, "lam_lowrank": LPS_DEFAULT_LAM_LOWRANK, "iterations": 100})]
     assert not shown(widget.adapt)  # adaptation is for networks
 
 
@@ -182,7 +185,7 @@ def test_reconstruct_offers_adaptation_for_networks(viewer, qtbot, monkeypatch):
     assert shown(widget.adapt_iterations)
     widget.adapt_iterations.value = 7
     reconstruct(qtbot, widget)
-    assert seen == [(__file__, {"adapt": True, "adapt_iterations": 7})]
+    assert seen == [(__file__, {"window": DEFAULT_WINDOW, "overlap": DEFAULT_OVERLAP, "adapt": True, "adapt_iterations": 7})]
 
 
 def test_reconstruct_offers_view_sharing_and_hides_the_cs_options(viewer, qtbot, phantom):
@@ -422,8 +425,7 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
     assert (recon_settings["mask"], recon_settings["seed"], recon_settings["model"], recon_settings["device"]) == (
         "vd-random", 3, "cs-ttv", "cpu")
     assert settings["versions"]["napari-dynmri"] and settings["versions"]["numpy"] == np.__version__
-    assert settings["recon"] == {"model": "cs-ttv", "lam": None, "iterations": 100, "adapt": False,
-                                 "adapt_iterations": None, "device": "auto", "uncertainty": False}
+    assert settings["recon"] == {**RECON_DEFAULTS, "model": "cs-ttv", "iterations": 100}
 
     before = {path: path.stat().st_mtime_ns for path in written}
     assert widget.export() == []
@@ -435,11 +437,12 @@ def test_export_writes_layers_metrics_and_settings_and_never_overwrites_unasked(
 
 @pytest.mark.parametrize("model, values, options", [
     ("cs-lps", {"automatic_weight": False, "lam": 0.004, "iterations": 30},
-     {"lam": 0.004, "iterations": 30}),
+     {"lam": 0.004, "lam_lowrank": LPS_DEFAULT_LAM_LOWRANK, "iterations": 30}),
     ("cs-xf", {"iterations": 12}, {"lam": "auto", "iterations": 12}),
     (_reconstruct_widget.CHECKPOINT, {"checkpoint": __file__, "adapt": True, "adapt_iterations": 9},
-     {"adapt": True, "adapt_iterations": 9}),
-    ("view-sharing", {}, {}),
+     {"window": DEFAULT_WINDOW, "overlap": DEFAULT_OVERLAP, "adapt": True, "adapt_iterations": 9}),
+    ("view-sharing", {"half_window": 1}, {"half_window": 1}),
+    ("cs-auto", {"network": "refiner"}, {"iterations": 100, "network": "refiner"}),
 ])
 def test_settings_recon_section_remakes_the_same_reconstruction(
         viewer, qtbot, monkeypatch, tmp_path, model, values, options):
@@ -460,7 +463,7 @@ def test_settings_recon_section_remakes_the_same_reconstruction(
     widget.folder.value = tmp_path
     widget.export()
     recon = json.loads((tmp_path / "settings.json").read_text())["recon"]
-    assert set(recon) == {"model", "lam", "iterations", "adapt", "adapt_iterations", "device", "uncertainty"}
+    assert set(recon) == set(RECON_DEFAULTS)
     assert isinstance(recon["adapt"], bool) and recon["device"] == "cpu"
     assert recon["model"] == (__file__ if model == _reconstruct_widget.CHECKPOINT else model)
     assert seen == [(recon["model"], recon["device"], options)]

@@ -108,7 +108,7 @@ def test_get_method_rejects_unknown_models_and_options():
         get_method("zero-filled", lam=0.1)
     with pytest.raises(ValueError, match="has no option"):
         get_method("cs-ttv", device="cpu", window=4)
-    with pytest.raises(ValueError, match="half_window must be >= 0"):
+    with pytest.raises(ValueError, match="half_window must be an integer >= 0, got -1"):
         get_method("view-sharing", half_window=-1)
     method = get_method("cs-ttv", device="cpu", lam=0.02, iterations=7)
     assert isinstance(method, TemporalTVMethod) and (method.lam, method.iterations) == (0.02, 7)

@@ -9,11 +9,10 @@ from napari_dynmri.recon.settings import RECON_DEFAULTS, read_recon_settings, se
 from napari_dynmri.validation import InputError
 
 RECON = {
+    **RECON_DEFAULTS,
     "model": "cs-xf",
     "lam": 0.004,
     "iterations": 30,
-    "adapt": False,
-    "adapt_iterations": None,
     "device": "cpu",
     "uncertainty": True,
 }
@@ -25,11 +24,17 @@ def test_written_settings_read_back(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text(settings_json(layers=layers, files=files, recon=RECON))
 
-    assert read_recon_settings(path) == {**RECON, "lam": "0.004"}
+    assert read_recon_settings(path) == RECON
     written = json.loads(path.read_text())
     assert written["layers"] == {"recon (cs-xf)": {"mask": "vd-random", "seed": 3, "spacing": [1.25, 1.5]}}
     assert written["files"] == files and written["versions"]["numpy"] == np.__version__
-    assert set(RECON) == set(RECON_DEFAULTS)
+
+
+def test_the_recon_section_holds_every_method_option_of_the_registry():
+    from napari_dynmri.recon.registry import option_names
+
+    assert set(RECON_DEFAULTS) == {"model", "device", *option_names()}
+    assert (RECON_DEFAULTS["lam"], RECON_DEFAULTS["adapt"], RECON_DEFAULTS["half_window"]) == (None, False, None)
 
 
 def test_settings_without_recon_options_are_written_but_not_read(tmp_path):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.models import save_model
@@ -73,6 +74,17 @@ def test_cs_auto_refines_its_choice_only_when_the_check_says_so(case):
         assert ("refined by" in method.settings_summary()) is chosen
 
 
+@pytest.mark.parametrize("block", ["naive", "complex", "fast"])
+def test_an_identity_start_cascade_returns_its_start_made_data_consistent(case, block):
+    model = build_model("cascade", {**TINY, "block": block, "init": "given", "identity_start": True})
+    start = torch.from_numpy(ifft2c(case.kspace) + 0.1)[None]  # not consistent with the measurements
+    kspace, mask = torch.from_numpy(case.kspace)[None], torch.from_numpy(case.mask)[None]
+    with torch.no_grad():
+        out = model(start, kspace, mask).numpy()[0]
+    expected = ifft2c(np.where(case.mask, case.kspace, fft2c(start.numpy()[0])))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
 def test_a_refining_checkpoint_starts_from_cs_auto_and_is_refused_where_it_cannot_work(tmp_path, case):
     refiner = save_model(build_model("cascade", {**TINY, "init": "given"}), tmp_path / "refiner")
     plain = save_model(build_model("cascade", TINY), tmp_path / "plain")
@@ -101,3 +113,16 @@ def test_a_refining_cascade_trains_on_classical_starts(tmp_path):
     })
     folder = train(config)
     assert get_method(str(folder), device="cpu").refines
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine: the GPU path runs where one is")
+def test_the_refining_network_and_its_check_run_on_the_gpu_as_on_the_cpu(tmp_path, case):
+    refiner = save_model(build_model("cascade", {**TINY, "init": "given"}), tmp_path / "refiner")
+    images, settings = {}, {}
+    for device in ("cpu", "cuda"):
+        method = get_method("cs-auto", device=device, network=str(refiner), iterations=10)
+        images[device] = method.reconstruct(case.kspace, case.mask)
+        settings[device] = method.settings
+    assert settings["cuda"]["method"] == settings["cpu"]["method"]
+    assert settings["cuda"]["network"]["chosen"] == settings["cpu"]["network"]["chosen"]
+    np.testing.assert_allclose(images["cuda"], images["cpu"], atol=1e-3 * np.abs(images["cpu"]).max())

@@ -1,5 +1,10 @@
 """Widget 2, Reconstruct: run a reconstruction method in a napari thread worker, with progress and Cancel.
 
+The option controls are built from the registry of method options (:mod:`napari_dynmri.recon.options`):
+one per option name (a spin box within the declared bounds for a number, a checkbox for a switch, a
+text field for a name), shown for the methods that take it and reset to the selected method's default
+when the method changes; one "automatic" checkbox stands for the weights that may be cross-validated.
+
 The progress shows in the widget itself: a progress bar (steps done of the method's total; busy until
 the method first reports) and a line with the elapsed time, updated every second.
 """
@@ -18,6 +23,7 @@ from magicgui.widgets import (
     FileEdit,
     FloatSpinBox,
     Label,
+    LineEdit,
     ProgressBar,
     PushButton,
     SpinBox,
@@ -45,15 +51,19 @@ from napari_dynmri._napari._layers import (
 from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
 from napari_dynmri.models.device import DEVICE_SPECS
 from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
-from napari_dynmri.recon import BUILTIN_METHODS, CS_AUTO, DEFAULT_METHOD, ReconCancelled, get_method
-from napari_dynmri.recon.adapt import DEFAULT_ADAPT_ITERATIONS
-from napari_dynmri.recon.methods import AUTO, CS_METHODS
+from napari_dynmri.recon import BUILTIN_METHODS, DEFAULT_METHOD, ReconCancelled, get_method
+from napari_dynmri.recon.options import AUTO, Option
+from napari_dynmri.recon.registry import declarations, option_names, options_of
+from napari_dynmri.recon.settings import RECON_DEFAULTS
 
 if TYPE_CHECKING:
     import napari.viewer
 
 CHECKPOINT = "checkpoint file..."
 TICK_MS = 1000  # how often the elapsed time is redrawn while a reconstruction runs
+# the spin-box limit of a number option declared without one (Qt spin boxes need both ends)
+UNBOUNDED = 1_000_000
+WEIGHT_STEP = 0.0001  # weights are relative to max |zero-filled|: around 1e-3
 
 
 def model_choices() -> list[str]:
@@ -67,20 +77,33 @@ def model_choices() -> list[str]:
 def method_options(recon: dict) -> dict:
     """The options :func:`napari_dynmri.recon.get_method` takes for a ``"recon"`` settings section.
 
-    ``recon`` is ``{"model", "lam", "iterations", "adapt", "adapt_iterations", "device", "uncertainty"}``
-    as the Reconstruct widget records it (and Export writes to ``settings.json``): compressed sensing
-    gets ``lam`` (``None``: cross-validated on the measured lines), ``iterations`` and ``uncertainty``
-    (the trust map), ``cs-auto`` gets ``uncertainty``, a network with ``adapt`` gets
-    ``adapt_iterations``, every other method nothing.
+    ``recon`` holds ``model``, ``device`` and every registered option (:data:`RECON_DEFAULTS`'s keys) as
+    the Reconstruct widget records it (and Export writes to ``settings.json``). The model's own options
+    are passed unless recorded as not given (``None``, or a switch left off); an ``"auto"``-capable
+    weight recorded as ``None`` is passed as ``"auto"`` (cross-validated on the measured lines).
     """
-    trust = {"uncertainty": True} if recon.get("uncertainty") else {}
-    if recon["model"] in CS_METHODS:
-        return {"lam": AUTO if recon["lam"] is None else recon["lam"], "iterations": recon["iterations"], **trust}
-    if recon["model"] == CS_AUTO:
-        return trust
-    if recon["adapt"]:
-        return {"adapt": True, "adapt_iterations": recon["adapt_iterations"]}
-    return {}
+    options = {}
+    for option in options_of(recon["model"]):
+        value = recon.get(option.name, option.unset)
+        if option.auto and value is None:
+            options[option.name] = AUTO
+        elif value is not option.unset:
+            options[option.name] = value
+    return options
+
+
+def option_control(option: Option):
+    """The control of ``option`` (named after it): a checkbox, a spin box within its bounds or a text field."""
+    label = option.name.replace("_", " ")
+    if option.kind is bool:
+        return CheckBox(name=option.name, text=label, tooltip=option.help, value=False)
+    if option.kind in (int, float):
+        spin_box = SpinBox if option.kind is int else FloatSpinBox
+        bounds = {"min": -UNBOUNDED if option.low is None else option.low,
+                  "max": UNBOUNDED if option.high is None else option.high}
+        step = {} if option.kind is int else {"step": WEIGHT_STEP}
+        return spin_box(name=option.name, label=label, tooltip=option.help, **bounds, **step)
+    return LineEdit(name=option.name, label=label, tooltip=option.help)
 
 
 def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_device, should_stop, maps=None) -> tuple:
@@ -120,21 +143,16 @@ class ReconstructWidget(Container):
         self.checkpoint = FileEdit(label="checkpoint", mode="r", visible=False)
         self.automatic_weight = CheckBox(text="automatic CS weight (cross-validated on the measured lines)",
                                          value=True)
-        self.lam = FloatSpinBox(label="CS lambda", value=0.001, min=0.0, max=10.0, step=0.0001)
-        self.iterations = SpinBox(label="CS iterations", value=100, min=1, max=100_000)
-        self.uncertainty = CheckBox(text="trust map (spread of the cross-validation folds; one solve per fold)",
-                                    value=False)
-        self.adapt = CheckBox(text="adapt the network to this scan (self-supervised)", value=False)
-        self.adapt_iterations = SpinBox(label="adapt steps", value=DEFAULT_ADAPT_ITERATIONS, min=1, max=10_000)
+        self.controls = {name: option_control(declarations(name)[0]) for name in option_names()}
         self.device = ComboBox(label="device", choices=DEVICE_SPECS, value="auto")
         self.input_note = Label(value="")
         self.run_button = PushButton(text="Reconstruct")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress_bar = ProgressBar(label="progress", value=0, min=0, max=1, visible=False)
         self.status = Label(value="device: -")
-        self.extend([self.image, self.input_note, self.model, self.checkpoint, self.automatic_weight, self.lam,
-                     self.iterations, self.uncertainty, self.adapt, self.adapt_iterations, self.device, self.run_button,
-                     self.cancel_button, self.progress_bar, self.status])
+        self.extend([self.image, self.input_note, self.model, self.checkpoint, self.automatic_weight,
+                     *self.controls.values(), self.device, self.run_button, self.cancel_button, self.progress_bar,
+                     self.status])
         self.worker = None
         self.result_layer = None  # the layer the last successful run added
         self._stop = threading.Event()
@@ -148,13 +166,14 @@ class ReconstructWidget(Container):
         self._relay.device_chosen.connect(self._on_device)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
-        self.model.changed.connect(self._show_model_options)
+        self.model.changed.connect(self._reset_model_options)
         self.automatic_weight.changed.connect(self._show_model_options)
-        self.adapt.changed.connect(self._show_model_options)
+        for switch in {option.needs for name in option_names() for option in declarations(name)} - {None}:
+            self.controls[switch].changed.connect(self._show_model_options)  # other options need it on
         self.image.changed.connect(self._describe_input)
         napari_viewer.layers.events.inserted.connect(self.reset_choices)
         napari_viewer.layers.events.removed.connect(self.reset_choices)
-        self._show_model_options()
+        self._reset_model_options()
         self._describe_input()
         join_dynmri_tabs(self.native)
 
@@ -205,19 +224,21 @@ class ReconstructWidget(Container):
         self._stop.set()
 
     def _recon_settings(self, spec: str) -> dict:
-        """The ``"recon"`` settings section of a run of ``spec`` with the widget's current values."""
-        compressed_sensing = spec in CS_METHODS
-        network = spec not in BUILTIN_METHODS
-        adapt = network and bool(self.adapt.value)
-        return {
-            "model": spec,
-            "lam": float(self.lam.value) if compressed_sensing and not self.automatic_weight.value else None,
-            "iterations": int(self.iterations.value) if compressed_sensing else None,
-            "adapt": adapt,
-            "adapt_iterations": int(self.adapt_iterations.value) if adapt else None,
-            "device": str(self.device.value),
-            "uncertainty": bool(self.uncertainty.value) and (compressed_sensing or spec == CS_AUTO),
-        }
+        """The ``"recon"`` settings section of a run of ``spec`` with the widget's current values: the
+        options ``spec`` takes from their controls, every other one recorded as not given."""
+        recon = {**RECON_DEFAULTS, "model": spec, "device": str(self.device.value)}
+        for option in options_of(spec):
+            if self._applies(option):
+                value = self.controls[option.name].value
+                recon[option.name] = (value.strip() or None) if option.kind is str else option.kind(value)
+        return recon
+
+    def _applies(self, option: Option) -> bool:
+        """Whether ``option`` of the selected method takes its control's value: not an automatic weight,
+        and the switch it needs (if any) is on."""
+        if option.auto and self.automatic_weight.value:
+            return False
+        return option.needs is None or bool(self.controls[option.needs].value)
 
     def _model_spec(self) -> tuple[str, str]:
         if self.model.value != CHECKPOINT:
@@ -304,19 +325,21 @@ class ReconstructWidget(Container):
         self.run_button.enabled = True
         self.cancel_button.enabled = False
 
+    def _reset_model_options(self, *_) -> None:
+        """Set the controls of the selected method's options (a checkpoint is a network) to its defaults,
+        then show them; an empty text field stands for a default that the method decides."""
+        for option in options_of(self.model.value):
+            self.controls[option.name].value = "" if option.default is None else option.default
+        self._show_model_options()
+
     def _show_model_options(self, *_) -> None:
+        """Show the controls of the selected method's options that apply, and hide every other."""
         self.checkpoint.visible = self.model.value == CHECKPOINT
-        network = self.model.value not in BUILTIN_METHODS
-        self.adapt.visible = network
-        self.adapt_iterations.visible = network and self.adapt.value
-        compressed_sensing = self.model.value in CS_METHODS
-        self.automatic_weight.visible = self.iterations.visible = compressed_sensing
-        self.uncertainty.visible = compressed_sensing or self.model.value == CS_AUTO
-        self.lam.visible = compressed_sensing and not self.automatic_weight.value
-        if compressed_sensing:
-            method = CS_METHODS[self.model.value]
-            self.iterations.value = method.default_iterations
-            self.lam.value = method.default_weights["lam"]
+        selected = options_of(self.model.value)
+        self.automatic_weight.visible = any(option.auto for option in selected)
+        shown = {option.name for option in selected if self._applies(option)}
+        for name, control in self.controls.items():
+            control.visible = name in shown
 
     def _describe_input(self, *_) -> None:
         layer = self.image.value

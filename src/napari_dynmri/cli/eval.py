@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from napari_dynmri.cli import UserError
+from napari_dynmri.cli.recon import add_method_options, given_options
 from napari_dynmri.cli.simulate import add_acquisition_options
 from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
 from napari_dynmri.evaluation import (
@@ -25,7 +26,8 @@ from napari_dynmri.evaluation import (
     select_sequences,
     summarize_scores,
 )
-from napari_dynmri.recon.methods import CS_METHODS, ZERO_FILLED
+from napari_dynmri.recon.methods import ZERO_FILLED
+from napari_dynmri.recon.registry import options_of
 
 
 def register(subparsers) -> None:
@@ -54,14 +56,12 @@ def register(subparsers) -> None:
         help="part of the 5:1:2 train/val/test split (split seed 0, as training) to score, or all (default: test)",
     )
     add_acquisition_options(parser, noise=False, seed_help="mask seed of the first sequence")
-    parser.add_argument("--lam", default=None,
-                        help="weight of every compressed-sensing method, or 'auto' (default: auto: chosen per scan "
-                        "by cross-validation on the measured lines; see docs/benchmarks.md)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--json", type=Path,
                         help="write the summary and per-sequence scores as JSON (a score that is not finite is null)")
     parser.add_argument("--csv", type=Path, help="write per-frame scores (method, sequence, frame, psnr, ssim)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing --json / --csv files")
+    add_method_options(parser, "each applies to every --model method that takes it")
     parser.set_defaults(func=run)
 
 
@@ -123,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
     sequences = select_sequences(args.data, args.split)
     if not sequences:
         raise UserError(f"the {args.split} part of {args.data} is empty")
+    options = given_options(args)
     methods = [
-        get_method(spec, device=args.device, **({"lam": args.lam} if spec in CS_METHODS else {}))
+        get_method(spec, device=args.device,
+                   **{name: value for name, value in options.items() if name in {o.name for o in options_of(spec)}})
         for spec in _method_specs(args.model)
     ]
     names = [method.name for method in methods]

@@ -12,7 +12,8 @@ import numpy as np
 
 from napari_dynmri.cli import UserError
 from napari_dynmri.cli.simulate import acquisition_from_args, add_acquisition_options, simulate_from_args
-from napari_dynmri.recon.methods import CS_METHODS, DEFAULT_METHOD
+from napari_dynmri.recon.methods import DEFAULT_METHOD
+from napari_dynmri.recon.registry import declarations, option_names
 from napari_dynmri.recon.settings import RECON_DEFAULTS, read_recon_settings
 
 NPZ_SUFFIX = ".npz"
@@ -55,13 +56,52 @@ def apply_settings(args: argparse.Namespace) -> None:
             setattr(args, key, settings.get(key, default))
 
 
-def fixed_defaults() -> str:
-    """The fixed default weights and iterations of each compressed-sensing method, read from the methods."""
-    parts = []
-    for name, method in CS_METHODS.items():
-        weights = ", ".join(f"{key} {value:g}" for key, value in getattr(method, "default_weights", {}).items())
-        parts.append(f"{name} {weights}, {getattr(method, 'default_iterations', '?')} iterations")
-    return "; ".join(parts)
+def flag(name: str) -> str:
+    """The command-line flag of the method option ``name`` (``lam_lowrank`` -> ``--lam-lowrank``)."""
+    return "--" + name.replace("_", "-")
+
+
+def option_help(name: str) -> str:
+    """The help of the method option ``name``, read from the registry: what it is, which methods take it and
+    each method's default (an ``"auto"``-capable weight says it is cross-validated unless given)."""
+    options = declarations(name)
+    numbers = [option for option in options if option.kind in (int, float)]
+    text = f"{', '.join(option.methods[0] for option in options)}: {options[0].help}"
+    if any(option.auto for option in options):
+        text += f"; {WEIGHT_HELP}"
+    if len(numbers) == 1:
+        text += f" (default: {numbers[0].default:g})"
+    elif numbers:
+        text += f". Defaults: {', '.join(f'{option.methods[0]} {name} {option.default:g}' for option in numbers)}"
+    needs = {option.needs for option in options} - {None}
+    if needs:
+        text += f" (needs {', '.join(flag(other) for other in sorted(needs))})"
+    return text
+
+
+def add_method_options(parser: argparse.ArgumentParser, description: str) -> None:
+    """One flag per option of the registry (:mod:`napari_dynmri.recon.options`), default None (not given):
+    a switch for a boolean option, a value read by :meth:`~napari_dynmri.recon.options.Option.parse`
+    otherwise (``get_method`` then checks it). ``description`` says how the command applies them."""
+    group = parser.add_argument_group("method options", description)
+    for name in option_names():
+        option = declarations(name)[0]
+        if option.kind is bool:
+            group.add_argument(flag(name), action="store_true", default=None, help=option_help(name))
+        else:
+            group.add_argument(flag(name), type=option.parse, default=None, metavar=name.upper(),
+                               help=option_help(name))
+
+
+def given_options(args: argparse.Namespace) -> dict:
+    """The method options given (on the command line or by ``--config``), by name; ``--needs`` checked."""
+    given = {name: getattr(args, name) for name in option_names()
+             if getattr(args, name) is not declarations(name)[0].unset}
+    for name in given:
+        needs = {option.needs for option in declarations(name)} - {None}
+        for other in sorted(needs - set(given)):
+            raise UserError(f"{flag(name)} needs {flag(other)}")
+    return given
 
 
 WEIGHT_HELP = ("'auto' (the default) chooses the weight per scan by cross-validation on the measured lines "
@@ -85,8 +125,8 @@ def register(subparsers) -> None:
         ".h5 or .mat, BART .cfl: SENSE with ESPIRiT coil maps; undersampled scans as measured), or a fully "
         "sampled cine or raw scan undersampled on the fly with the mask options (scaled to max |x| = 1, exactly "
         "as `dynmri simulate`). An .npz output holds "
-        "recon plus the kspace, mask, zero_filled, target (when known), coil_maps (raw scans) and meta (JSON) "
-        "it used; "
+        "recon plus the kspace, mask, zero_filled, target (when known), coil_maps (raw scans), meta (JSON) "
+        "it used and, with --uncertainty, the trust map (uncertainty, float32 (T, H, W)); "
         ".nii/.nii.gz/.tif/.tiff outputs hold the magnitude. The output's folder must exist. "
         f"Compressed sensing weights: {WEIGHT_HELP}. cs-auto also chooses the method that way, jointly with "
         "the weight, at the cost of many solves (every candidate on 10 folds); with --lam, a method runs once "
@@ -101,8 +141,7 @@ def register(subparsers) -> None:
         type=Path,
         metavar="SETTINGS",
         help='a settings JSON (as the napari Export widget writes) whose "recon" object gives the method '
-        "options below (model, lam, iterations, network, adapt, adapt_iterations, device, uncertainty); options given "
-        "here win",
+        "and its options below (model, device and the method options); options given here win",
     )
     parser.add_argument(
         "--model",
@@ -110,30 +149,11 @@ def register(subparsers) -> None:
         help="cs-auto, cs-xf, cs-lps, cs-ttv, view-sharing, zero-filled, a shipped model name or a checkpoint path "
         f"(default: {DEFAULT_METHOD})",
     )
-    parser.add_argument(
-        "--lam",
-        default=None,
-        help="regularisation weight of a compressed-sensing method, relative to max |zero-filled|, or "
-        f"{WEIGHT_HELP}. The methods' own default weights and iterations: {fixed_defaults()}",
-    )
-    parser.add_argument("--iterations", type=int, default=None,
-                        help="iterations of a compressed-sensing method (default: the method's own, above)")
-    parser.add_argument("--uncertainty", action="store_true", default=None,
-                        help="compressed sensing and cs-auto: also save the trust map, the per-pixel spread of the "
-                        "reconstructions of the cross-validation folds (npz key 'uncertainty', float32 (T, H, W); "
-                        "one extra solve per fold)")
-    parser.add_argument("--network", default=None,
-                        help="cs-auto only: the refining network it weighs against its classical choice on the "
-                        "held-out lines, used only where they prefer it (a shipped name or a checkpoint path; "
-                        "'none' for none; default: the shipped refiner when there is one, see 'dynmri models')")
-    parser.add_argument("--adapt", action="store_true", default=None,
-                        help="network only: fine-tune it on this scan's own k-space first (self-supervised, "
-                        "held-out lines stop it; see docs/benchmarks.md for what it brings and costs)")
-    parser.add_argument("--adapt-iterations", type=int, default=None,
-                        help="network only: at most this many adaptation steps (default: 20)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or mps (default: auto)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--slice", type=int, default=None, help="slice of a multi-slice cine (default: middle)")
+    add_method_options(parser, "each applies to the methods it names; a method given an option it does not "
+                       "take refuses it")
     add_acquisition_options(parser)
     parser.set_defaults(func=run)
 
@@ -170,20 +190,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.output, args.overwrite)
     check_not_an_input(args.output, args.input, *([args.config] if args.config else []))
     apply_settings(args)
-
-    if args.adapt_iterations is not None and not args.adapt:
-        raise UserError("--adapt-iterations needs --adapt")
+    options = given_options(args)
     check_device(args.device)
-    from napari_dynmri.recon import CS_AUTO, CS_METHODS
-
-    if args.uncertainty and args.model not in (CS_AUTO, *CS_METHODS):
-        raise UserError(f"--uncertainty needs a compressed-sensing method ({CS_AUTO}, {', '.join(CS_METHODS)}), "
-                        f"not {args.model}")
-    if args.network is not None and args.model != CS_AUTO:
-        raise UserError(f"--network is an option of {CS_AUTO}, not of {args.model}")
-    method = get_method(args.model, device=args.device, lam=args.lam, iterations=args.iterations,
-                        adapt=args.adapt or None, adapt_iterations=args.adapt_iterations,
-                        uncertainty=args.uncertainty or None, network=args.network)
+    method = get_method(args.model, device=args.device, **options)
     acquisition = load_acquisition(args)
     start = time.perf_counter()
     recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name),

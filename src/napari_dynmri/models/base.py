@@ -39,6 +39,7 @@ _RULES = {
     "n_stages": integer(1, MAX_STAGES),
     "batchnorm": BOOLEAN,
     "dc_learnable": BOOLEAN,
+    "identity_start": BOOLEAN,
     "dropout": number(0, 1, high_open=True),
     "dc_noise_level": number(0, low_open=True),
     "activation": one_of(ACTIVATIONS),

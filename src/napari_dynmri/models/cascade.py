@@ -22,7 +22,9 @@ The first stage starts from the zero-filled image (``init="zero-filled"``), from
 :mod:`napari_dynmri.physics.view_sharing`), a far better start at no learning cost, or from x-f
 sparsity compressed sensing (``init="cs-xf"``: ``init_iterations`` FISTA iterations with weight
 ``init_lam``, see :func:`napari_dynmri.solvers.algorithms.xf_fista`), the strongest classical prior on
-unseen anatomy; the stages then only refine it. With ``init="given"`` the first image passed in *is*
+unseen anatomy; the stages then only refine it. ``identity_start=True`` zeroes the last convolution of
+every (residual) block, so an untrained cascade returns its first image after data consistency and
+training departs from it only as far as the loss pays. With ``init="given"`` the first image passed in *is*
 the start: the cascade refines whatever classical reconstruction the caller made (in training a
 random CS candidate, :func:`napari_dynmri.training.datasets.classical_start`; in use the one that
 cs-auto's cross-validation picks, :class:`napari_dynmri.recon.NetworkMethod` with a ``start``).
@@ -42,7 +44,7 @@ from torch import nn
 from napari_dynmri.models.base import ReconNet, resolve_options
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
 from napari_dynmri.physics import data_consistency, ifft2c, view_share
-from napari_dynmri.solvers.algorithms import xf_fista
+from napari_dynmri.solvers.algorithms import XF_DEFAULT_LAM, xf_fista
 
 DC_MODES = ("hard", "soft")
 
@@ -53,9 +55,19 @@ CASCADE_OPTIONS = {
     "dc_noise_level": 1.0,
     "init": "zero-filled",
     "share_frames": 2,
-    "init_lam": 0.001,  # the defaults of cs-xf (napari_dynmri.recon.sparse)
+    "init_lam": XF_DEFAULT_LAM,
     "init_iterations": 100,
+    "identity_start": False,
 }
+
+
+def _zero_last_layer(block: nn.Module) -> None:
+    """Zero the weights of ``block``'s last convolution: a residual block (``x + f(x)``) then starts as the identity."""
+    convolutions = [m for m in block.modules() if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d))]
+    if not convolutions:
+        raise ValueError(f"identity_start needs convolutional blocks, got {type(block).__name__}")
+    for parameter in convolutions[-1].parameters():
+        nn.init.zeros_(parameter)
 
 
 class DataConsistency(nn.Module):
@@ -125,6 +137,9 @@ class CascadeNet(ReconNet):
             )
             for block in regularisers
         )
+        if self.config["identity_start"]:
+            for block in regularisers:
+                _zero_last_layer(block)
 
     def _forward(self, x, k0, mask):
         if self.config["init"] == "view-sharing":

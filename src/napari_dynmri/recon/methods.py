@@ -23,6 +23,11 @@ anything else
     (see :mod:`napari_dynmri.recon.windowed`), ``mixed_precision``, ``adapt`` and
     ``adapt_iterations`` (scan-specific self-supervised fine-tuning, :mod:`napari_dynmri.recon.adapt`).
 
+Each method class declares its options (``options``, a tuple of
+:class:`~napari_dynmri.recon.options.Option`; networks share ``NetworkMethod.options``), and
+:mod:`napari_dynmri.recon.options` collects them: :func:`get_method` checks the options it is given
+against them, and ``dynmri recon`` and the Reconstruct widget build their flags and controls from them.
+
 ``method.reconstruct(kspace, mask)`` takes complex ``(T, H, W)`` k-space (zero where not sampled)
 and a bool ``(T, H, W)`` mask and returns the complex64 ``(T, H, W)`` image. The CLI, the napari
 widgets and the benchmarks all go through :func:`get_method`.
@@ -39,6 +44,7 @@ from napari_dynmri.physics.view_sharing import DEFAULT_HALF_WINDOW, view_share
 from napari_dynmri.recon import cs, sparse
 from napari_dynmri.recon.base import ReconCancelled, ReconMethod, check_multicoil_inputs, check_recon_inputs
 from napari_dynmri.recon.network import NetworkMethod
+from napari_dynmri.recon.options import AUTO, Option, check_options
 from napari_dynmri.recon.safeguard import check_network
 from napari_dynmri.recon.trust import fold_spread
 from napari_dynmri.recon.weight import CrossValidation, cross_validate
@@ -61,8 +67,15 @@ DEFAULT_REFINER = None
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 
 
+UNCERTAINTY = Option("uncertainty", bool, False,
+                     "also make the trust map, the per-pixel spread of the reconstructions of the "
+                     "cross-validation folds (one extra solve per fold)")
+
+
 class OneStepMethod(ReconMethod):
     """A method computed in one step from k-space and mask: cancellable before, one progress tick after."""
+
+    options: tuple[Option, ...] = ()
 
     def image(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """complex64 ``(T, H, W)`` k-space (zero where not sampled), bool mask -> complex ``(T, H, W)`` image."""
@@ -102,11 +115,11 @@ class ViewSharing(OneStepMethod):
 
     name = VIEW_SHARING
     tunable = False
+    options = (Option("half_window", int, DEFAULT_HALF_WINDOW,
+                      "frames shared from either side of each frame", low=0),)
 
     def __init__(self, half_window: int | None = None):
         self.half_window = DEFAULT_HALF_WINDOW if half_window is None else int(half_window)
-        if self.half_window < 0:
-            raise ValueError(f"half_window must be >= 0, got {self.half_window}")
         self.description = f"k-t view sharing over {2 * self.half_window + 1} frames"
 
     def image(self, kspace, mask):
@@ -116,9 +129,6 @@ class ViewSharing(OneStepMethod):
         """The view-shared images of a batch of :class:`~napari_dynmri.solvers.KtProblem` (layout, torch)."""
         mask = problem.mask.expand(problem.y.shape)
         return problem.combine(view_share(problem.y, mask, self.half_window))
-
-
-AUTO = "auto"
 
 
 class CompressedSensingMethod(ReconMethod):
@@ -133,7 +143,8 @@ class CompressedSensingMethod(ReconMethod):
 
     Subclasses set ``name``, ``label``, ``algorithm`` (the name of a class of
     :mod:`napari_dynmri.solvers.algorithms` taking ``(problem, **weights)``), ``default_weights`` (name -> default, ``lam`` first) and
-    ``default_iterations``.
+    ``default_iterations``; their ``options`` follow from these. The values are checked by
+    :func:`get_method` against those options.
     """
 
     label: str = ""
@@ -141,27 +152,29 @@ class CompressedSensingMethod(ReconMethod):
     default_weights: dict[str, float] = {}
     default_iterations: int = 100
     tunable = True
+    options: tuple[Option, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.options = (
+            *(Option(key, float, value, f"regularisation weight {key}, relative to max |zero-filled|", low=0.0,
+                     auto=key == "lam")
+              for key, value in cls.default_weights.items()),
+            Option("iterations", int, cls.default_iterations, "solver iterations", low=1),
+            UNCERTAINTY,
+        )
 
     def __init__(self, lam: float | str | None = None, iterations: int | None = None, device: str = "cpu",
                  uncertainty: bool = False, cross_validation: CrossValidation | None = None, **weights):
         unknown = sorted(set(weights) - set(self.default_weights))
         if unknown:
             raise ValueError(f"method {self.name!r} has no option(s) {', '.join(unknown)}")
-        self.automatic = lam is None or (isinstance(lam, str) and lam.strip().lower() == AUTO)
+        self.automatic = lam is None or lam == AUTO
         self.weights = dict(self.default_weights)
         if not self.automatic:
             weights["lam"] = lam
-        for key, value in weights.items():
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{key} must be a number or {AUTO!r}, got {value!r}") from None
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{key} must be a finite number >= 0, got {value}")
-            self.weights[key] = value
+        self.weights.update({key: float(value) for key, value in weights.items()})
         self.iterations = self.default_iterations if iterations is None else int(iterations)
-        if self.iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         self.device = device
         self.want_uncertainty = bool(uncertainty)
         self.cross_validation = cross_validation or CrossValidation()
@@ -297,6 +310,15 @@ class AutoCompressedSensing(ReconMethod):
     """
 
     name = CS_AUTO
+    options = (
+        Option("iterations", int, CS_METHODS[CS_XF].default_iterations,
+               "solver iterations of every candidate method", low=1),
+        UNCERTAINTY,
+        Option("network", str, DEFAULT_REFINER,
+               "a refining network weighed against the classical choice on the held-out lines, used only where "
+               "they prefer it (a shipped name or a checkpoint path; 'none' for none; default: the shipped "
+               "refiner when there is one, see 'dynmri models')"),
+    )
 
     def __init__(self, iterations: int | None = None, device: str = "cpu", uncertainty: bool = False,
                  cross_validation: CrossValidation | None = None, network: NetworkMethod | None = None):
@@ -369,6 +391,12 @@ class AutoCompressedSensing(ReconMethod):
         return image
 
 
+# the options of every network (NetworkMethod), whatever its spec
+# the built-in methods by name; any other spec names a network
+METHOD_CLASSES = {method.name: method for method in (ZeroFilled, ViewSharing, *CS_METHODS.values(),
+                                                      AutoCompressedSensing)}
+
+
 def _network_name(spec: str) -> str:
     """A shipped model's name, or the folder name of a checkpoint path (folder or a file in it)."""
     path = Path(spec)
@@ -385,32 +413,22 @@ def get_method(spec: str | Path, device: str = "auto", **options) -> ReconMethod
             ``"cs-auto"``, a shipped model name or a checkpoint path.
         device: ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"`` or ``"mps"``; zero filling
             always runs on the CPU with numpy.
-        options: method options: ``half_window`` for ``view-sharing``; ``lam``, ``iterations`` for
-            the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``;
+        options: the method's options, as its class declares them (``options``; see
+            :mod:`napari_dynmri.recon.options`): ``half_window`` for ``view-sharing``; ``lam``, ``iterations``
+            for the CS methods and ``lam_lowrank`` for ``cs-lps``; ``iterations`` for ``cs-auto``;
             ``uncertainty`` (make the trust map, :mod:`napari_dynmri.recon.trust`) for both; ``network``
             (a refining network's name or path, or ``"none"``) for ``cs-auto``; ``window``,
             ``overlap``, ``mixed_precision``, ``adapt``, ``adapt_iterations`` for networks. ``None``
-            values mean the default. Unknown options, an empty ``spec`` and an unknown device raise
-            ``ValueError``.
+            values mean the default. An option the method does not take or a value it refuses, an
+            empty ``spec`` and an unknown device raise ``ValueError``.
     """
     spec = str(spec)
     if not spec.strip():
         raise ValueError("no reconstruction method given (an empty --model)")
     if not isinstance(device, str) or device.split(":", 1)[0] not in DEVICE_KINDS:
         raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICE_KINDS)}")
-    options = {key: value for key, value in options.items() if value is not None}
-    allowed = {
-        ZERO_FILLED: (),
-        VIEW_SHARING: ("half_window",),
-        **{name: (*method.default_weights, "iterations", "uncertainty") for name, method in CS_METHODS.items()},
-        CS_AUTO: ("iterations", "uncertainty", "network"),
-    }.get(spec, ("window", "overlap", "mixed_precision", "adapt", "adapt_iterations"))
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"method {spec!r} has no option(s) {', '.join(unknown)}; "
-            f"it takes {', '.join(allowed) if allowed else 'none'}"
-        )
+    options = check_options(spec, METHOD_CLASSES[spec].options if spec in METHOD_CLASSES else NetworkMethod.options,
+                            options)
     if spec == ZERO_FILLED:
         return ZeroFilled()
     if spec == VIEW_SHARING:

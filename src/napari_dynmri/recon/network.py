@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from napari_dynmri.physics.fft import ifft2c
+from napari_dynmri.recon import windowed
+from napari_dynmri.recon.adapt import DEFAULT_ADAPT_ITERATIONS
 from napari_dynmri.recon.base import ReconMethod, check_recon_inputs
+from napari_dynmri.recon.options import Option
 
 
 class NetworkMethod(ReconMethod):
@@ -25,6 +28,17 @@ class NetworkMethod(ReconMethod):
     it cs-auto, whose choice it refines); ``settings["start"]`` records that method's settings.
     """
 
+    # the options every network takes (napari_dynmri.recon.options)
+    options = (
+        Option("window", int, windowed.DEFAULT_WINDOW, "frames per time window the network is applied to", low=1),
+        Option("overlap", int, windowed.DEFAULT_OVERLAP, "frames neighbouring windows share (less than the window)",
+               low=0),
+        Option("mixed_precision", bool, False, "float16 autocast on CUDA (only for models that allow it)"),
+        Option("adapt", bool, False, "fine-tune the network on this scan's own k-space first (self-supervised, "
+               "held-out lines stop it; see docs/benchmarks.md for what it brings and costs)"),
+        Option("adapt_iterations", int, DEFAULT_ADAPT_ITERATIONS, "at most this many adaptation steps", low=0,
+               needs="adapt"),
+    )
     def __init__(
         self,
         model,
@@ -38,9 +52,6 @@ class NetworkMethod(ReconMethod):
         adapt_iterations: int | None = None,
         start: ReconMethod | None = None,
     ):
-        from napari_dynmri.recon import adapt as adaptation
-        from napari_dynmri.recon import windowed
-
         self.model = model
         self.name = name
         self.description = description or f"network {name}"
@@ -57,7 +68,7 @@ class NetworkMethod(ReconMethod):
         self.mixed_precision = bool(mixed_precision) and device.startswith("cuda")
         self.adapt = bool(adapt)
         self.adapt_iterations = (
-            adaptation.DEFAULT_ADAPT_ITERATIONS if adapt_iterations is None else int(adapt_iterations)
+            DEFAULT_ADAPT_ITERATIONS if adapt_iterations is None else int(adapt_iterations)
         )
         if self.adapt_iterations < 0:
             raise ValueError(f"adapt_iterations must be >= 0, got {self.adapt_iterations}")

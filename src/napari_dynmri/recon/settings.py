@@ -7,13 +7,14 @@ writer (File > Save Layers) stores it inside the ``.npz`` of a reconstruction. O
       "versions": {"python": "3.11.9", "napari-dynmri": "0.1.0", "numpy": ..., ...},
       "layers":   {layer name: how that layer was made (mask, seed, model, device, seconds, ...)},
       "files":    {file name: {"layer": layer name, "axes", "units", "pixel_spacing_mm", ...}},
-      "recon":    {"model", "lam", "iterations", "adapt", "adapt_iterations", "device", "uncertainty"}
+      "recon":    {"model", "device", and every method option: "lam", "iterations", "uncertainty", ...}
     }
 
-Every key is optional when read. ``"recon"`` holds the options of ``dynmri recon`` (``RECON_RULES``
-says what each may be, ``RECON_DEFAULTS`` what an absent one means); it is checked when written as
-well as when read, so what napari writes is what the command accepts. The other sections are a
-record for people and are not read back.
+Every key is optional when read. ``"recon"`` holds the options of ``dynmri recon``: the method
+(``model``), the ``device`` and every option of :mod:`napari_dynmri.recon.options`'s registry
+(``RECON_RULES`` says what each may be, ``RECON_DEFAULTS`` what an absent one means: the method's own
+default); it is checked when written as well as when read, so what napari writes is what the command
+accepts. The other sections are a record for people and are not read back.
 """
 
 from __future__ import annotations
@@ -25,41 +26,24 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from napari_dynmri.recon.methods import DEFAULT_METHOD
-from napari_dynmri.validation import (
-    BOOLEAN,
-    Rule,
-    check_fields,
-    fail,
-    integer,
-    is_number,
-    nullable,
-    read_json,
-    text,
-)
+from napari_dynmri.recon.registry import any_rule, declarations, option_names
+from napari_dynmri.validation import check_fields, fail, nullable, read_json, text
 
 SETTINGS_FILE = "settings.json"
 VERSIONED_PACKAGES = ("napari-dynmri", "napari", "numpy", "torch", "scikit-image")
 
-# The method options a settings file may set (its "recon" object), with their defaults.
+# The keys a settings file may set (its "recon" object), with what an absent one means: the method,
+# the device, and every method option recorded as not given (the method's own default).
 RECON_DEFAULTS = {
     "model": DEFAULT_METHOD,
-    "lam": None,
-    "iterations": None,
-    "network": None,
-    "adapt": False,
-    "adapt_iterations": None,
     "device": "auto",
-    "uncertainty": False,
+    **{name: declarations(name)[0].unset for name in option_names()},
 }
 RECON_RULES = {
     "model": text("a method or model name"),
-    "lam": Rule(lambda v: v is None or v == "auto" or (is_number(v) and v >= 0), 'a number >= 0, "auto" or null'),
-    "iterations": nullable(integer(1)),
-    "network": nullable(text("a refining network's name or path, or none")),
-    "adapt": BOOLEAN,
-    "adapt_iterations": nullable(integer(0)),
     "device": text("a device name (auto, cpu, cuda, mps)"),
-    "uncertainty": BOOLEAN,
+    **{name: any_rule(name) if declarations(name)[0].kind is bool else nullable(any_rule(name))
+       for name in option_names()},
 }
 
 
@@ -104,11 +88,9 @@ def read_recon_settings(path) -> dict:
 
     Other top-level keys are ignored. A file that is missing, special, too large, not UTF-8 text, not
     JSON or without a ``"recon"`` object, an unknown key inside ``"recon"`` or a value of the wrong
-    kind raises one ``InputError`` line naming the file and the key. Returns the keys given, ``lam``
-    as a string (as ``dynmri recon --lam`` takes it).
+    kind raises one ``InputError`` line naming the file and the key. Returns the keys given.
     """
     recon = read_json(path, "settings file").get("recon")
     if not isinstance(recon, dict):
         raise fail(path, 'has no "recon" object with the options of dynmri recon')
-    check_fields(recon, RECON_RULES, path, kind="settings key", prefix="recon.")
-    return {key: (str(value) if key == "lam" and value is not None else value) for key, value in recon.items()}
+    return check_fields(recon, RECON_RULES, path, kind="settings key", prefix="recon.")

@@ -32,11 +32,12 @@ from typing import Callable
 import numpy as np
 
 from napari_dynmri.recon.base import check_recon_inputs
+from napari_dynmri.solvers.algorithms import XF_DEFAULT_LAM
 
 # Weights measured on pig short-axis slices 2 and 10 (R = 8 vd-random, 8 centre lines): cs-xf 43.40 /
-# 37.04 dB at 0.001 (43.49 / 36.64 at 0.0003, 42.76 / 36.29 at 0.003); cs-lps 44.27 / 37.47 dB at
-# 0.001 / 0.001. The automatic weight (recon.weight) scales them per scan.
-XF_DEFAULT_LAM = 0.001
+# 37.04 dB at 0.001 (43.49 / 36.64 at 0.0003, 42.76 / 36.29 at 0.003; XF_DEFAULT_LAM lives with its
+# solver, which the cascades' x-f start also uses); cs-lps 44.27 / 37.47 dB at 0.001 / 0.001. The
+# automatic weight (recon.weight) scales them per scan.
 LPS_DEFAULT_LAM = 0.001
 LPS_DEFAULT_LAM_LOWRANK = 0.001
 DEFAULT_ITERATIONS = 100

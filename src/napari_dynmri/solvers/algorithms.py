@@ -257,6 +257,10 @@ def conjugate_gradient(normal, rhs, x, normal_x, iterations: int, preconditioner
     return x, normal_x
 
 
+# cs-xf's default weight (relative to max |zero-filled|; recon.sparse has how it was chosen)
+XF_DEFAULT_LAM = 0.001
+
+
 def xf_fista(kspace, mask, lam: float, iterations: int):
     """x-f sparsity on centred torch k-space ``(..., T, H, W)`` and a bool mask that broadcasts against it.
 
