@@ -65,10 +65,12 @@ def test_manifest_declares_the_writer_and_raw_reader_patterns():
 
 
 def test_save_layers_goes_through_the_plugin(tmp_path):
+    from napari._app_model import get_app_model
     from napari.components import ViewerModel
     from napari.plugins import _initialize_plugins
 
-    _initialize_plugins()  # a ViewerModel without a window does not load the plugins itself
+    if "napari-dynmri.get_reader" not in get_app_model().commands:  # once a process: another test may have
+        _initialize_plugins()  # a ViewerModel without a window does not load the plugins itself
     data, attributes = _reconstruction()
     viewer = ViewerModel()
     viewer.add_image(data, name=attributes["name"], metadata=attributes["metadata"])

@@ -93,10 +93,11 @@ def reconstruct(kspace, mask, method: str | None = None, *, device: str = "auto"
         progress: called as ``progress(done, total)`` while it works.
         should_stop: polled while it works; returning True stops it with
             :class:`napari_dynmri.recon.ReconCancelled`.
-        options: the method's options (``lam``, ``iterations`` for compressed sensing; ``lam`` is
-            cross-validated per scan unless given; ``uncertainty=True`` for compressed sensing and
-            ``cs-auto`` also makes the trust map; ``half_window`` for view sharing; ``adapt``,
-            ``adapt_iterations`` for networks). Unknown options raise ``ValueError``.
+        options: the method's options, declared in :mod:`napari_dynmri.recon.registry` (e.g. ``lam``,
+            ``iterations`` for compressed sensing, ``lam`` cross-validated per scan unless given;
+            ``uncertainty=True`` also makes the trust map; ``network`` for ``cs-auto``; ``half_window``
+            for view sharing; ``window``, ``overlap``, ``adapt`` for networks). Unknown options and bad
+            values raise ``ValueError``.
 
     Returns:
         A :class:`Reconstruction`.

@@ -61,8 +61,9 @@ BUILTIN_METHODS = (ZERO_FILLED, VIEW_SHARING, CS_TTV, CS_XF, CS_LPS, CS_AUTO)
 # What `dynmri recon`, the demo and the Reconstruct widget use unless told otherwise: the best
 # method of benchmarks/generalisation.py at R = 8 (docs/benchmarks.md).
 DEFAULT_METHOD = CS_AUTO
-# the refining network that cs-auto weighs against its classical choice (None: none is shipped)
-DEFAULT_REFINER = None
+# the refining network that cs-auto weighs against its classical choice on the held-out lines
+# (docs/benchmarks.md, "Refining network")
+DEFAULT_REFINER = "dynmri-refine"
 # device names get_method accepts (checked for every method, also those that compute with numpy)
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 
