@@ -24,7 +24,6 @@ import re
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,18 +41,19 @@ def quality(data: str, methods: list[str], threads: int) -> dict:
 
     from napari_dynmri.data.sequences import load_sequences
     from napari_dynmri.evaluation import evaluate_methods, summarize_scores
+    from napari_dynmri.physics import Acquisition
     from napari_dynmri.recon import get_method
 
     torch.set_num_threads(threads)
     lax = load_sequences(f"{data}:lax")
     subset = [lax[i] for i in BART_SUBSET]
-    recon_methods = [get_method(spec, device="cpu") for spec in methods]
+    recon_methods = [(method.name, method) for method in (get_method(spec, device="cpu") for spec in methods)]
     tables = {}
     for acceleration in ACCELERATIONS:
-        scores = evaluate_methods(recon_methods, subset, "vd-random", acceleration, 8, 0,
+        scores = evaluate_methods(recon_methods, subset, Acquisition("vd-random", acceleration, 8, 0),
                                   log=lambda line: print(line, file=sys.stderr, flush=True))
         tables[f"R{acceleration} LAX {','.join(map(str, BART_SUBSET))}"] = summarize_scores(scores)
-    scores = evaluate_methods(recon_methods, lax, "vd-random", 8, 8, 0,
+    scores = evaluate_methods(recon_methods, lax, Acquisition("vd-random", 8, 8, 0),
                               log=lambda line: print(line, file=sys.stderr, flush=True))
     tables["R8 LAX all 14"] = summarize_scores(scores)
     return tables
@@ -109,11 +109,10 @@ def long_cine(model: str, threads: int) -> dict:
     target = np.concatenate([cine_target(load_sample("pig"))] * 5)
     sim = simulate(target, acceleration=8, seed=0)
     method = get_method(model, device="cpu")
-    start = time.perf_counter()
-    recon = method.reconstruct(sim.kspace, sim.mask)
-    seconds = time.perf_counter() - start
+    result = method.reconstruct(sim.kspace, sim.mask)
+    recon, seconds = result.image, result.seconds
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    whole = get_method(model, device="cpu", window=len(target), overlap=0).reconstruct(sim.kspace, sim.mask)
+    whole = get_method(model, device="cpu", window=len(target), overlap=0).reconstruct(sim.kspace, sim.mask).image
     per_frame, per_frame_whole = psnr_per_frame(recon, sim.target), psnr_per_frame(whole, sim.target)
     starts = window_starts(len(target), method.window, method.overlap)
     borders = sorted({s for s in starts[1:]} | {s + method.window - 1 for s in starts[:-1]})

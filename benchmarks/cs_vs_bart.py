@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri.metrics import psnr, ssim
+from napari_dynmri.physics import Acquisition
 from napari_dynmri.recon.cs import DEFAULT_ITERATIONS, DEFAULT_LAM, ttv_reconstruct
 from napari_dynmri.simulation import simulate
 
@@ -104,7 +105,7 @@ def main() -> None:
     for index in indices:
         target = stack[index].astype(np.float32)
         target = (target / target.max()).astype(np.complex64)
-        sim = simulate(target, "vd-random", args.acceleration, args.center_lines, seed=index)
+        sim = simulate(target, Acquisition("vd-random", args.acceleration, args.center_lines, index))
         runs = {"zero-filled": (sim.zero_filled, 0.0)}
         for lam in lams:
             start = time.perf_counter()

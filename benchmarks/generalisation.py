@@ -32,7 +32,6 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -104,27 +103,24 @@ def method_specs(networks: list[str]) -> list[tuple[str, str, dict]]:
     return specs
 
 
+def set_acquisition(set_name: str, acceleration: float, seed: int = 0):
+    """The ``napari_dynmri.physics.Acquisition`` of a stress set: vd-random, 8 centre lines, the set's k-space
+    noise (``NOISE``), mask seed ``seed`` (cine i of a set is simulated with seed i)."""
+    from napari_dynmri.physics import Acquisition
+
+    return Acquisition("vd-random", acceleration, 8, seed, NOISE.get(set_name, 0.0))
+
+
 def run_set(cines, specs, acceleration: float, log, set_name: str = "") -> dict:
-    """Scores of every method on one set: ``{label: {"psnr", "ssim", "seconds", "settings": [per cine]}}``."""
-    from napari_dynmri.metrics import psnr, ssim
+    """Scores of every method on one set: ``{label: {"psnr", "ssim", "seconds", "settings": [per cine]}}``,
+    scored by ``napari_dynmri.evaluation.evaluate_methods`` (cine i of the set with mask seed i)."""
+    from napari_dynmri.evaluation import evaluate_methods
     from napari_dynmri.recon import get_method
-    from napari_dynmri.simulation import simulate
 
     methods = [(label, get_method(spec, device="cpu", **options)) for label, spec, options in specs]
-    scores = {label: {"psnr": [], "ssim": [], "seconds": [], "settings": []} for label, _ in methods}
-    for index, (name, cine) in enumerate(cines):
-        case = simulate(cine, "vd-random", acceleration, 8, index, noise_sigma=NOISE.get(set_name, 0.0))
-        for label, method in methods:
-            start = time.perf_counter()
-            recon = method.reconstruct(case.kspace, case.mask)
-            seconds = time.perf_counter() - start
-            row = scores[label]
-            row["psnr"].append(psnr(recon, case.target))
-            row["ssim"].append(ssim(recon, case.target))
-            row["seconds"].append(seconds)
-            row["settings"].append({k: v for k, v in method.settings.items() if k != "holdout_error"})
-            log(f"{name}: {label} {row['psnr'][-1]:.2f} dB ({seconds:.1f} s) {method.settings_summary()}")
-    return scores
+    rows = evaluate_methods(methods, cines, set_acquisition(set_name, acceleration), log)
+    return {label: {key: [row[key] for row in scored] for key in ("psnr", "ssim", "seconds", "settings")}
+            for label, scored in rows.items()}
 
 
 def markdown(results: dict, labels: list[str], args) -> str:

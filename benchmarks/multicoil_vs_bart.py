@@ -153,10 +153,10 @@ def main() -> int:
 
     record("SENSE-1 zero-filled", sense_combine(ifft2c(measured), maps), 0.0)
     auto = get_method("cs-auto", device="cpu")
-    image, seconds = timed(lambda: auto.reconstruct(measured, mask, maps=maps))
-    record(f"cs-auto ({auto.settings_summary()})", image, seconds)
+    result = auto.reconstruct(measured, mask, maps=maps)
+    record(f"cs-auto ({auto.settings_summary(result.settings)})", result.image, result.seconds)
     image, seconds = timed(
-        lambda: get_method("cs-ttv", device="cpu", lam=DEFAULT_LAM).reconstruct(measured, mask, maps=maps)
+        lambda: get_method("cs-ttv", device="cpu", lam=DEFAULT_LAM).reconstruct(measured, mask, maps=maps).image
     )
     record(f"cs-ttv lam {DEFAULT_LAM:g}", image, seconds)
     bart_runs = []
@@ -171,7 +171,7 @@ def main() -> int:
         image, seconds = timed(
             lambda a=acquisition: get_method("cs-xf", device="cpu", lam=XF_DEFAULT_LAM).reconstruct(
                 a["measured"], mask, maps=a["maps"]
-            )
+            ).image
         )
         coil_rows.append((label, psnr(image, target), psnr(image, acquisition["reference"]), seconds))
         print(

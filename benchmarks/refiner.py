@@ -51,7 +51,7 @@ def evaluate_scan(case, record: dict, network, device: str) -> dict:
     family = CS_METHODS[name](device=device) if name in CS_METHODS else ViewSharing()
     tick = time.perf_counter()
     classical = family.solve(case.kspace, case.mask, factor) if name in CS_METHODS else family.reconstruct(
-        case.kspace, case.mask)
+        case.kspace, case.mask).image
     refined = network.refine(case.kspace, case.mask, classical)
     check = check_network(network, family, factor, case.kspace, case.mask, CrossValidation(), device)
     seconds = time.perf_counter() - tick
@@ -113,7 +113,7 @@ def markdown(results: dict, args) -> str:
 
 def main() -> int:
     import torch
-    from generalisation import NOISE, stress_sets
+    from generalisation import set_acquisition, stress_sets
 
     from benchmarks.report.page import replace_section
     from napari_dynmri.recon import get_method
@@ -144,7 +144,7 @@ def main() -> int:
         if key in results or acceleration not in order:
             continue
         index, cine = cines[(set_name, cine_name)]
-        case = simulate(cine, "vd-random", float(acceleration[1:]), 8, index, noise_sigma=NOISE.get(set_name, 0.0))
+        case = simulate(cine, set_acquisition(set_name, float(acceleration[1:]), index))
         results[key] = evaluate_scan(case, records[key], network, device)
         row = results[key]
         print(f"{key}: oracle {row['oracle']:.2f}, classical {row['classical']:.2f}, network {row['network']:.2f}"

@@ -99,7 +99,7 @@ def collect_case(case, device: str) -> dict:
                         record["cv"].setdefault(scheme, {}).setdefault(f"{name} {exponent:g}", {})[str(iterations)] = {
                             w: _column_sums(errors[w][i]) for w in errors}
         sharing = ViewSharing()
-        record["psnr"]["view-sharing"] = _psnr(sharing.reconstruct(kspace, mask), target)
+        record["psnr"]["view-sharing"] = _psnr(sharing.reconstruct(kspace, mask).image, target)
         for scheme, (fit, held) in schemes.items():
             scorer = HeldOutScorer(problem, mask, held)
             errors = scorer.column_errors(sharing.predict(problem.restricted(fit), None), fit.shape[0])
@@ -110,7 +110,7 @@ def collect_case(case, device: str) -> dict:
 
 def collect(args) -> int:
     import torch
-    from generalisation import NOISE, stress_sets
+    from generalisation import set_acquisition, stress_sets
 
     from napari_dynmri.simulation import simulate
 
@@ -135,7 +135,7 @@ def collect(args) -> int:
         if time.perf_counter() - start > args.time_limit:
             print(f"time limit reached before {key}", file=sys.stderr)
             break
-        case = simulate(cine, "vd-random", acceleration, 8, index, noise_sigma=NOISE.get(name, 0.0))
+        case = simulate(cine, set_acquisition(name, acceleration, index))
         tick = time.perf_counter()
         records[key] = collect_case(case, device)
         print(f"{key}: {time.perf_counter() - tick:.1f} s on {device}", file=sys.stderr, flush=True)

@@ -59,7 +59,7 @@ def figure(target, image, uncertainty, title: str, path: Path) -> None:
 
 def main() -> int:
     import torch
-    from generalisation import NOISE, stress_sets
+    from generalisation import set_acquisition, stress_sets
     from scipy.stats import spearmanr
     from selection import replay
 
@@ -87,10 +87,10 @@ def main() -> int:
         chosen = replay(record, DEFAULT_WEIGHTING, DEFAULT_SCORE_COLUMNS, 100)
         name, _, exponent = chosen.partition(" ")
         factor = 10.0 ** float(exponent) if exponent else 1.0
-        case = simulate(cine, "vd-random", 8.0, 8, 0, noise_sigma=NOISE.get(set_name, 0.0))
+        case = simulate(cine, set_acquisition(set_name, 8.0))
         method = get_method(name, device="cpu")
         image = (method.solve(case.kspace, case.mask, factor) if exponent
-                 else method.reconstruct(case.kspace, case.mask))
+                 else method.reconstruct(case.kspace, case.mask).image)
         spread = fold_spread(method, case.kspace, case.mask, factor, CrossValidation())
         error = np.abs(image - case.target)
         rho = float(spearmanr(spread.ravel(), error.ravel())[0])

@@ -53,10 +53,10 @@ def test_adapted_network_keeps_sampled_kspace_exact(scan):
     target, mask, kspace = scan
     method = NetworkMethod(small_cascade(), name="small", adapt=True, adapt_iterations=4)
     seen = []
-    image = method.reconstruct(kspace, mask, progress=lambda done, total: seen.append((done, total)))
-    np.testing.assert_allclose(fft2c(image)[mask], kspace[mask], atol=1e-4 * np.abs(kspace).max())
+    result = method.reconstruct(kspace, mask, progress=lambda done, total: seen.append((done, total)))
+    np.testing.assert_allclose(fft2c(result.image)[mask], kspace[mask], atol=1e-4 * np.abs(kspace).max())
     assert seen[-1] == (5, 5)  # 4 adaptation steps, then one time window
-    assert method.settings["adapt_steps"] == 4 and "adapted: 4 steps" in method.settings_summary()
+    assert result.settings["adapt_steps"] == 4 and "adapted: 4 steps" in method.settings_summary(result.settings)
 
 
 def test_adaptation_cancels_cleanly(scan):

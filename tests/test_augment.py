@@ -14,7 +14,7 @@ from napari_dynmri.data.augment import (
     smooth_phase,
 )
 from napari_dynmri.data.phantom import cardiac_phantom
-from napari_dynmri.physics import fft2c
+from napari_dynmri.physics import Acquisition, fft2c
 from napari_dynmri.training import config_from_dict
 from napari_dynmri.training.datasets import CineSamples
 
@@ -94,8 +94,8 @@ def test_varied_samples_draw_frames_crops_kinds_noise_and_a_classical_start():
     sequences = [cine(12, 48, seed=s) for s in range(2)]
     variety = Variety(smooth_phase=1.0, contrast=0.5, frames=(8, 16), quantise=0.5, gamma=(0.8, 1.2),
                       noise=(0.01, 0.02), phantoms=0.5)
-    samples = CineSamples(sequences, crop=[(32, 16), (16, 32)], frames=6, kind=["vd-random", "equispaced"],
-                          accelerations=(4,), center_lines=2, variety=variety, start="classical")
+    samples = CineSamples(sequences, crop=[(32, 16), (16, 32)], frames=6, kinds=["vd-random", "equispaced"],
+                          acquisition=Acquisition(acceleration=4, center_lines=2), variety=variety, start="classical")
     shapes = set()
     for i in range(6):
         s = samples[i]

@@ -437,7 +437,7 @@ def test_python_api_refuses_bad_arrays():
         assert "\n" not in str(info.value)
     with pytest.raises(ValueError, match="NaN"):
         simulate(np.full(SHAPE, np.nan, np.complex64))
-    for options in ({"noise_sigma": np.nan}, {"noise_sigma": np.inf}, {"acceleration": np.inf},
+    for options in ({"noise": np.nan}, {"noise": np.inf}, {"acceleration": np.inf},
                     {"acceleration": 1e30}, {"center_lines": 16}, {"seed": -1}):
         with pytest.raises(ValueError):
             simulate(cardiac_phantom(*SHAPE, seed=0), **options)

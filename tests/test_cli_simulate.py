@@ -85,8 +85,8 @@ def test_simulation_save_load_round_trip_and_acquisition_spec(tmp_path):
 
     target = cardiac_phantom(6, 32, 24, seed=0)
     spec = Acquisition("uniform-random", 4, center_lines=4, seed=2, noise=0.01)
-    sim = simulate(target, acquisition=spec)
-    plain = simulate(target, "uniform-random", 4, 4, 2, 0.01)
+    sim = simulate(target, spec)
+    plain = simulate(target, kind="uniform-random", acceleration=4, center_lines=4, seed=2, noise=0.01)
     np.testing.assert_array_equal(sim.mask, spec.mask(target.shape))
     np.testing.assert_array_equal(sim.kspace, plain.kspace)
     assert sim.meta == plain.meta

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import SHARED
 from napari_dynmri.data.sequences import load_sequences, split_counts, split_sequences
-from napari_dynmri.physics import actual_acceleration, fft2c, ifft2c, make_mask
+from napari_dynmri.physics import Acquisition, actual_acceleration, fft2c, ifft2c, make_mask
 from napari_dynmri.training.datasets import CineSamples
 
 PIG = SHARED / "data" / "pig_cine" / "pig_cine_cc0.npz"
@@ -104,7 +104,7 @@ def _sequences(n=3, shape=(8, 16, 16)):
 
 
 def test_sample_shapes_and_the_mask_used_for_kspace():
-    samples = CineSamples(_sequences(), crop=(12, 10), frames=5, accelerations=[4], center_lines=2,
+    samples = CineSamples(_sequences(), crop=(12, 10), frames=5, acquisition=Acquisition(acceleration=4, center_lines=2),
                           intensity=(0.5, 2.0), random_phase=True, seed=3)
     for index in range(4):
         s = samples[index]
@@ -119,7 +119,8 @@ def test_sample_shapes_and_the_mask_used_for_kspace():
 
 def test_crop_is_a_window_of_a_sequence_and_pads_small_images():
     sequences = _sequences(2)
-    samples = CineSamples(sequences, crop=(6, 7), frames=3, center_lines=2, flips=False, time_reversal=False, seed=1)
+    low = Acquisition(acceleration=2, center_lines=2)  # reachable on 6 rows
+    samples = CineSamples(sequences, crop=(6, 7), frames=3, acquisition=low, flips=False, time_reversal=False, seed=1)
     target = samples[5]["target"].numpy()
     found = False
     for cine in sequences:
@@ -129,7 +130,8 @@ def test_crop_is_a_window_of_a_sequence_and_pads_small_images():
                 for x in range(16 - 7 + 1):
                     found |= np.array_equal(window[:, y : y + 6, x : x + 7], target)
     assert found
-    padded = CineSamples(sequences, crop=(20, 18), frames=0, flips=False, time_reversal=False)[0]["target"].numpy()
+    padded = CineSamples(sequences, crop=(20, 18), frames=0, acquisition=low, flips=False,
+                         time_reversal=False)[0]["target"].numpy()
     assert padded.shape == (8, 20, 18)
     assert any(np.array_equal(padded[:, 2:18, 1:17], cine) for cine in sequences)  # centred zero padding
     inner = np.zeros(padded.shape, bool)
@@ -140,7 +142,8 @@ def test_crop_is_a_window_of_a_sequence_and_pads_small_images():
 def test_transpose_swaps_the_image_axes_of_about_half_the_samples():
     rng = np.random.default_rng(3)
     cine = (rng.standard_normal((4, 10, 14)) + 1j * rng.standard_normal((4, 10, 14))).astype(np.complex64)
-    samples = CineSamples([cine], crop=None, frames=0, center_lines=2, flips=False, time_reversal=False,
+    low = Acquisition(acceleration=2, center_lines=2)  # reachable on 10 rows
+    samples = CineSamples([cine], crop=None, frames=0, acquisition=low, flips=False, time_reversal=False,
                           transpose=True)
     targets = [samples[i]["target"].numpy() for i in range(40)]
     swapped = [t for t in targets if t.shape == (4, 14, 10)]
@@ -148,13 +151,13 @@ def test_transpose_swaps_the_image_axes_of_about_half_the_samples():
     assert len(swapped) + len(kept) == 40 and 10 <= len(swapped) <= 30
     np.testing.assert_array_equal(swapped[0], cine.transpose(0, 2, 1))
     np.testing.assert_array_equal(kept[0], cine)
-    plain = CineSamples([cine], crop=None, frames=0, center_lines=2, flips=False, time_reversal=False)
+    plain = CineSamples([cine], crop=None, frames=0, acquisition=low, flips=False, time_reversal=False)
     assert all(plain[i]["target"].shape == (4, 10, 14) for i in range(10))
 
 
 def test_samples_are_deterministic_and_masks_fresh_or_fixed():
     sequences = _sequences()
-    options = dict(crop=(16, 16), frames=8, accelerations=[4], center_lines=2)
+    options = dict(crop=(16, 16), frames=8, acquisition=Acquisition(acceleration=4, center_lines=2))
     fresh = CineSamples(sequences, seed=0, **options)
     again = CineSamples(sequences, seed=0, **options)
     for key in ("target", "kspace", "mask"):
@@ -164,15 +167,16 @@ def test_samples_are_deterministic_and_masks_fresh_or_fixed():
     other_seed = CineSamples(sequences, seed=1, **options)
     assert not np.array_equal(other_seed[7]["mask"].numpy(), fresh[7]["mask"].numpy())
 
-    fixed = CineSamples(sequences, crop=(16, 16), frames=8, accelerations=[4], fixed_masks=True, mask_seed=5,
-                        center_lines=4)
+    fixed = CineSamples(sequences, crop=(16, 16), frames=8, fixed_masks=True,
+                        acquisition=Acquisition(acceleration=4, center_lines=4, seed=5))
     expected = make_mask("vd-random", (8, 16, 16), 4, 4, 5)
     for i in range(4):
         assert np.array_equal(fixed[i]["mask"].numpy(), expected)
 
 
 def test_accelerations_are_drawn_from_the_list_and_batches_stack():
-    samples = CineSamples(_sequences(), crop=(16, 16), frames=4, accelerations=[2, 4, 8], center_lines=0)
+    samples = CineSamples(_sequences(), crop=(16, 16), frames=4, accelerations=[2, 4, 8],
+                          acquisition=Acquisition(center_lines=0))
     drawn = [samples[i]["acceleration"] for i in range(40)]
     assert set(drawn) == {2.0, 4.0, 8.0}
     for i in range(6):
@@ -181,10 +185,14 @@ def test_accelerations_are_drawn_from_the_list_and_batches_stack():
     batch = samples.batch([0, 1, 2])
     assert batch["target"].shape == (3, 4, 16, 16) and batch["mask"].shape == (3, 4, 16, 16)
     assert batch["acceleration"].tolist() == drawn[:3]
-    mixed = CineSamples(_sequences(1, (8, 16, 16)) + _sequences(1, (8, 16, 12)), crop=None, frames=0)
+    mixed = CineSamples(_sequences(1, (8, 16, 16)) + _sequences(1, (8, 16, 12)), crop=None, frames=0,
+                        acquisition=Acquisition(acceleration=2))
     with pytest.raises(ValueError, match="different shapes"):
         mixed.batch(range(8))
     with pytest.raises(ValueError, match="temporal window"):
         CineSamples(_sequences(), frames=30)
-    with pytest.raises(ValueError, match="center_lines"):
-        CineSamples(_sequences(), crop=(6, 6), frames=4, center_lines=8)
+    with pytest.raises(ValueError, match="training samples of 6 rows: 8 centre lines leave none"):
+        CineSamples(_sequences(), crop=(6, 6), frames=4)
+    with pytest.raises(ValueError, match="unknown mask type 'spiral'"):
+        CineSamples(_sequences(), crop=(16, 16), frames=4, acquisition=Acquisition(acceleration=2),
+                    kinds=["vd-random", "spiral"])

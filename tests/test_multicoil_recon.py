@@ -47,9 +47,9 @@ def test_one_coil_of_ones_is_the_single_coil_problem(multicoil, spec, iterations
     target, _, mask, _ = multicoil
     kspace = fft2c(target) * mask
     ones = np.ones((1, *target.shape[1:]), dtype=np.complex64)
-    single = get_method(spec, device="cpu", lam=0.003, iterations=iterations).reconstruct(kspace, mask)
+    single = get_method(spec, device="cpu", lam=0.003, iterations=iterations).reconstruct(kspace, mask).image
     coil = get_method(spec, device="cpu", lam=0.003, iterations=iterations).reconstruct(kspace[:, None], mask,
-                                                                                        maps=ones)
+                                                                                        maps=ones).image
     # temporal TV's coil x-update is 3 preconditioned CG steps, not the exact inverse: close, not equal
     np.testing.assert_allclose(coil, single, atol=tolerance * np.abs(single).max())
 
@@ -58,7 +58,7 @@ def test_one_coil_of_ones_is_the_single_coil_problem(multicoil, spec, iterations
 def test_multicoil_methods_recover_the_image(multicoil, spec):
     target, kspace, mask, maps = multicoil
     options = {"lam": 0.003, "iterations": 30} if spec.startswith("cs-") else {}
-    image = get_method(spec, device="cpu", **options).reconstruct(kspace, mask, maps=maps)
+    image = get_method(spec, device="cpu", **options).reconstruct(kspace, mask, maps=maps).image
     assert image.shape == target.shape and image.dtype == np.complex64
     combined = (ifft2c(kspace) * maps[None].conj()).sum(axis=1)  # SENSE-1 of the zero-filled coil images
     floor = psnr(combined, target)
@@ -80,7 +80,7 @@ def test_multicoil_temporal_tv_descends_and_recovers_the_image(multicoil):
         problem = KtProblem.from_kspace(np.moveaxis(kspace, 1, 0), mask, maps=maps)
         objectives = [ttv_objective(problem, run(TemporalTV(problem, 0.003), n)[0], 0.003) for n in (0, 10, 40)]
     assert objectives[0] > objectives[1] > objectives[2]
-    image = get_method("cs-ttv", device="cpu", lam=0.003, iterations=40).reconstruct(kspace, mask, maps=maps)
+    image = get_method("cs-ttv", device="cpu", lam=0.003, iterations=40).reconstruct(kspace, mask, maps=maps).image
     assert psnr(image, target) > psnr((ifft2c(kspace) * maps[None].conj()).sum(axis=1), target) + 2.0
 
 
@@ -101,12 +101,11 @@ def test_multicoil_temporal_tv_batch_solves_as_one_by_one(multicoil):
 
 def test_cs_auto_on_coils_leaves_out_temporal_tv(multicoil):
     target, kspace, mask, maps = multicoil
-    method = get_method("cs-auto", device="cpu", iterations=20, uncertainty=True)
-    image = method.reconstruct(kspace, mask, maps=maps)
-    scores = method.settings["cross_validation"]["scores"]
+    result = get_method("cs-auto", device="cpu", iterations=20, uncertainty=True).reconstruct(kspace, mask, maps=maps)
+    scores = result.settings["cross_validation"]["scores"]
     assert not any(label.startswith("cs-ttv") for label in scores) and "view-sharing" in scores
-    assert method.uncertainty.shape == target.shape
-    assert psnr(image, target) > psnr((ifft2c(kspace) * maps[None].conj()).sum(axis=1), target) + 2.0
+    assert result.uncertainty.shape == target.shape and result.coil_maps is maps and result.kspace.shape == kspace.shape
+    assert psnr(result.image, target) > psnr((ifft2c(kspace) * maps[None].conj()).sum(axis=1), target) + 2.0
     with pytest.raises(ValueError, match="coil maps"):
         get_method("cs-xf", device="cpu", lam=0.003).reconstruct(kspace, mask, maps=maps[:3])
 
@@ -123,5 +122,5 @@ def test_raw_scans_with_many_coils_are_compressed(tmp_path):
     assert acquisition["maps"].shape == (VIRTUAL_COILS, 32, 32)
     assert acquisition["meta"]["coils"] == VIRTUAL_COILS + 4 and acquisition["meta"]["compression_energy_kept"] > 0.99
     image = get_method("cs-xf", device="cpu", lam=0.003, iterations=20).reconstruct(
-        acquisition["kspace"], acquisition["mask"], maps=acquisition["maps"])
+        acquisition["kspace"], acquisition["mask"], maps=acquisition["maps"]).image
     assert psnr(image, acquisition["target"]) > psnr(acquisition["zero_filled"], acquisition["target"]) + 2.0

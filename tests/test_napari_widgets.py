@@ -63,7 +63,7 @@ class StandInMethod(ReconMethod):
     def __init__(self, error=None, steps=1, delay=0.0):
         self.error, self.steps, self.delay = error, steps, delay
 
-    def reconstruct(self, kspace, mask, progress=None, should_stop=None):
+    def compute(self, kspace, mask, progress=None, should_stop=None, maps=None):
         for step in range(self.steps):
             if should_stop():
                 raise ReconCancelled("stopped")
@@ -71,7 +71,7 @@ class StandInMethod(ReconMethod):
             progress(step + 1, self.steps)
         if self.error is not None:
             raise self.error
-        return np.fft.ifft2(kspace).astype(np.complex64)
+        return np.fft.ifft2(kspace).astype(np.complex64), {}, None
 
 
 def shown(widget) -> bool:

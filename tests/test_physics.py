@@ -180,6 +180,29 @@ def test_acquisition_is_a_checked_seeded_mask_function():
         spec.seed = 1
     for options, message in [({"kind": "spiral"}, "unknown mask type 'spiral'"),
                              ({"acceleration": 0.5}, "acceleration must be"), ({"center_lines": -1}, "center lines"),
-                             ({"seed": -1}, "the seed must be"), ({"noise": float("nan")}, "the noise sigma")]:
+                             ({"seed": -1}, "the seed must be"), ({"noise": float("nan")}, "the noise sigma"),
+                             ({"seed": True}, "the seed must be"), ({"acceleration": None}, "acceleration must be"),
+                             ({"noise": "0.1"}, "the noise sigma"), ({"acceleration": 2000}, "between 1 and 1000")]:
         with pytest.raises(ValueError, match=message):
             Acquisition(**options)
+    numpy_made = Acquisition("equispaced", np.int64(4), np.int32(2), np.int64(3), np.float32(0.5))
+    assert numpy_made == Acquisition("equispaced", 4.0, 2, 3, 0.5)
+    assert [type(getattr(numpy_made, f)) for f in ("acceleration", "center_lines", "seed", "noise")] == [
+        float, int, int, float]  # plain numbers: meta and settings stay JSON
+
+
+def test_acquisition_checks_the_rows_of_the_image_where_it_is_known():
+    import warnings
+
+    from napari_dynmri.physics import Acquisition
+    from napari_dynmri.physics.acquisition import AccelerationWarning
+
+    with pytest.raises(ValueError, match="the target: 16 centre lines leave none of the 16 rows"):
+        Acquisition(center_lines=16).check_rows(16, "the target")
+    with pytest.raises(ValueError, match="acceleration 20 without centre lines samples no row of 16"):
+        Acquisition(acceleration=20, center_lines=0).check_rows(16)
+    with pytest.warns(AccelerationWarning, match="the target: acceleration 30 cannot be reached on 32 rows"):
+        Acquisition(acceleration=30).check_rows(32, "the target")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Acquisition(acceleration=4).check_rows(32)  # reachable: silent

@@ -13,6 +13,7 @@ from napari_dynmri.physics import fft2c, ifft2c, make_mask, undersample, view_sh
 from napari_dynmri.recon import (
     NetworkMethod,
     ReconCancelled,
+    Reconstruction,
     TemporalTVMethod,
     ZeroFilled,
     get_method,
@@ -59,16 +60,31 @@ def test_zero_filled_is_the_inverse_fft():
     _, kspace, mask = _acquisition()
     method = get_method("zero-filled")
     assert method.name == "zero-filled" and method.device == "cpu"
-    image = method.reconstruct(kspace, mask)
+    image = method.reconstruct(kspace, mask).image
     assert image.dtype == np.complex64 and image.shape == kspace.shape
     np.testing.assert_allclose(image, ifft2c(kspace), atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", ["zero-filled", "cs-xf"])
+def test_reconstruct_returns_its_result_and_keeps_none_on_the_method(spec):
+    _, kspace, mask = _acquisition()
+    method = get_method(spec, device="cpu", **({"iterations": 5} if spec == "cs-xf" else {}))
+    result = method.reconstruct(kspace, mask)
+    assert isinstance(result, Reconstruction)
+    assert (result.method, result.device, result.description) == (method.name, method.device, method.description)
+    assert result.seconds > 0 and result.uncertainty is None and result.coil_maps is None
+    assert result.kspace is kspace and result.mask is mask  # what it was made from, not a copy
+    assert result.settings.get("weight") == (None if spec == "zero-filled" else "cross-validated")
+    assert not hasattr(method, "settings") and not hasattr(method, "uncertainty")
+    again = method.reconstruct(kspace, mask)
+    assert again.settings == result.settings and again is not result
 
 
 def test_view_sharing_method_fills_from_neighbours_and_beats_zero_filling():
     target, kspace, mask = _acquisition(n_frames=12, acceleration=6)
     method = get_method("view-sharing", half_window=1)
     assert method.name == "view-sharing" and "3 frames" in method.description
-    image = method.reconstruct(kspace, mask)
+    image = method.reconstruct(kspace, mask).image
     assert image.dtype == np.complex64
     np.testing.assert_allclose(image, ifft2c(view_share(kspace, mask, 1)), atol=1e-6)
     assert psnr(image, target) > psnr(ifft2c(kspace), target) + 2
@@ -78,7 +94,7 @@ def test_network_method_returns_the_model_output():
     _, kspace, mask = _acquisition()
     model = FrameConv().eval()
     method = NetworkMethod(model, name="frame-conv", device="cpu")
-    image = method.reconstruct(kspace, mask)
+    image = method.reconstruct(kspace, mask).image
     k = torch.from_numpy(kspace)[None]
     with torch.no_grad():
         expected = model(ifft2c(k), k, torch.from_numpy(mask)[None])[0].numpy()
@@ -98,7 +114,7 @@ def test_checkpoint_path_loads_through_get_method(tmp_path):
     k = torch.from_numpy(kspace)[None]
     with torch.no_grad():
         expected = model(ifft2c(k), k, torch.from_numpy(mask)[None])[0].numpy()
-    np.testing.assert_allclose(method.reconstruct(kspace, mask), expected, atol=1e-5)
+    np.testing.assert_allclose(method.reconstruct(kspace, mask).image, expected, atol=1e-5)
 
 
 def test_get_method_rejects_unknown_models_and_options():
@@ -129,8 +145,8 @@ def test_window_layout_covers_every_frame_with_unit_weight():
 def test_windowed_equals_whole_cine_for_a_frame_local_model():
     _, kspace, mask = _acquisition(n_frames=30, size=24)
     model = FrameConv().eval()
-    whole = NetworkMethod(model, name="m", window=30).reconstruct(kspace, mask)
-    windowed = NetworkMethod(model, name="m", window=12, overlap=4).reconstruct(kspace, mask)
+    whole = NetworkMethod(model, name="m", window=30).reconstruct(kspace, mask).image
+    windowed = NetworkMethod(model, name="m", window=12, overlap=4).reconstruct(kspace, mask).image
     np.testing.assert_allclose(windowed, whole, atol=1e-5)
 
 
@@ -138,10 +154,11 @@ def test_windowed_is_close_to_whole_cine_for_a_temporal_model():
     _, kspace, mask = _acquisition(n_frames=30, size=24)
 
     def error(window, overlap):
-        windowed = NetworkMethod(TemporalMean(), name="m", window=window, overlap=overlap).reconstruct(kspace, mask)
+        windowed = NetworkMethod(TemporalMean(), name="m", window=window, overlap=overlap).reconstruct(kspace,
+                                                                                                        mask).image
         return np.linalg.norm(windowed - whole) / np.linalg.norm(whole)
 
-    whole = NetworkMethod(TemporalMean(), name="m", window=30).reconstruct(kspace, mask)
+    whole = NetworkMethod(TemporalMean(), name="m", window=30).reconstruct(kspace, mask).image
     # The zero-padded 3-frame mean is wrong by a third at every window edge; the cross-fade
     # down-weights those frames: 2.2 % relative l2 error with overlap 4 against 3.1 % without.
     assert 0 < error(12, 4) < 0.025

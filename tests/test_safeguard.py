@@ -7,7 +7,7 @@ import torch
 from napari_dynmri.data.phantom import cardiac_phantom
 from napari_dynmri.models import save_model
 from napari_dynmri.models.registry import build_model
-from napari_dynmri.physics import fft2c, ifft2c
+from napari_dynmri.physics import Acquisition, fft2c, ifft2c
 from napari_dynmri.recon import get_method
 from napari_dynmri.recon.methods import CS_METHODS, AutoCompressedSensing
 from napari_dynmri.recon.safeguard import SAFEGUARD_COLUMNS, _strip, check_network
@@ -21,7 +21,7 @@ TINY = {"n_stages": 1, "block": "naive", "channels": 4, "depth": 2}
 @pytest.fixture(scope="module")
 def case():
     """An 8 x 32 x 96 phantom at R = 4: wider than the safeguard's strip, so the strip path runs."""
-    return simulate(cardiac_phantom(8, 32, 96, seed=4), "vd-random", 4, 4, 0)
+    return simulate(cardiac_phantom(8, 32, 96, seed=4), Acquisition("vd-random", 4, 4, 0))
 
 
 class FakeNetwork:
@@ -63,15 +63,15 @@ def test_the_network_is_taken_only_when_it_predicts_held_out_lines_better(case, 
 def test_cs_auto_refines_its_choice_only_when_the_check_says_so(case):
     cross_validation = CrossValidation(iterations=20)
     plain = AutoCompressedSensing(iterations=20, cross_validation=cross_validation)
-    classical = plain.reconstruct(case.kspace, case.mask)
+    classical = plain.reconstruct(case.kspace, case.mask).image
     for behaviour, chosen in (("oracle", True), ("noisy", False)):
         method = AutoCompressedSensing(iterations=20, cross_validation=cross_validation,
                                        network=FakeNetwork(case.target, behaviour))
-        image = method.reconstruct(case.kspace, case.mask)
-        record = method.settings["network"]
+        result = method.reconstruct(case.kspace, case.mask)
+        record = result.settings["network"]
         assert record["chosen"] is chosen and record["name"] == behaviour
-        np.testing.assert_allclose(image, case.target if chosen else classical, atol=1e-6)
-        assert ("refined by" in method.settings_summary()) is chosen
+        np.testing.assert_allclose(result.image, case.target if chosen else classical, atol=1e-6)
+        assert ("refined by" in method.settings_summary(result.settings)) is chosen
 
 
 @pytest.mark.parametrize("block", ["naive", "complex", "fast"])
@@ -90,12 +90,13 @@ def test_a_refining_checkpoint_starts_from_cs_auto_and_is_refused_where_it_canno
     plain = save_model(build_model("cascade", TINY), tmp_path / "plain")
     network = get_method(str(refiner), device="cpu")
     assert network.refines and network.start.name == "cs-auto"
-    image = network.reconstruct(case.kspace, case.mask)
-    assert image.shape == case.target.shape and network.settings["start"]["method"] in CS_METHODS.keys() | {
+    result = network.reconstruct(case.kspace, case.mask)
+    assert result.image.shape == case.target.shape and result.settings["start"]["method"] in CS_METHODS.keys() | {
         "view-sharing"}
+    assert network.settings_summary(result.settings).startswith(f"refining {result.settings['start']['method']}")
     auto = get_method("cs-auto", device="cpu", network=str(refiner), iterations=10)
-    auto.reconstruct(case.kspace, case.mask)
-    assert set(auto.settings["network"]) == {"name", "chosen", "folds", "columns", "error_classical", "error_network"}
+    record = auto.reconstruct(case.kspace, case.mask).settings["network"]
+    assert set(record) == {"name", "chosen", "folds", "columns", "error_classical", "error_network"}
     with pytest.raises(ValueError, match="does not refine a classical start"):
         get_method("cs-auto", device="cpu", network=str(plain))
     with pytest.raises(ValueError, match="scan adaptation is not available"):
@@ -120,9 +121,9 @@ def test_the_refining_network_and_its_check_run_on_the_gpu_as_on_the_cpu(tmp_pat
     refiner = save_model(build_model("cascade", {**TINY, "init": "given"}), tmp_path / "refiner")
     images, settings = {}, {}
     for device in ("cpu", "cuda"):
-        method = get_method("cs-auto", device=device, network=str(refiner), iterations=10)
-        images[device] = method.reconstruct(case.kspace, case.mask)
-        settings[device] = method.settings
+        result = get_method("cs-auto", device=device, network=str(refiner), iterations=10).reconstruct(
+            case.kspace, case.mask)
+        images[device], settings[device] = result.image, result.settings
     assert settings["cuda"]["method"] == settings["cpu"]["method"]
     assert settings["cuda"]["network"]["chosen"] == settings["cpu"]["network"]["chosen"]
     np.testing.assert_allclose(images["cuda"], images["cpu"], atol=1e-3 * np.abs(images["cpu"]).max())

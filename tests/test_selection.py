@@ -207,9 +207,8 @@ def test_solver_objective_decreases(scan, spec):
 
 def test_cs_auto_records_its_choice_and_every_candidate(scan):
     target, mask, kspace = scan
-    method = get_method("cs-auto", device="cpu", iterations=20)
-    image = method.reconstruct(kspace, mask)
-    settings = method.settings
+    result = get_method("cs-auto", device="cpu", iterations=20).reconstruct(kspace, mask)
+    settings = result.settings
     assert settings["method"] in ("cs-xf", "cs-lps", "cs-ttv", "view-sharing")
     assert settings["choice"] == "cross-validation"
     record = settings["cross_validation"]
@@ -217,8 +216,8 @@ def test_cs_auto_records_its_choice_and_every_candidate(scan):
     assert {"view-sharing", "cs-xf x1", "cs-lps x0.1", "cs-ttv x10"} <= set(scores)
     assert record["chosen"] == min(scores, key=lambda label: scores[label]["importance"])
     assert record["chosen"].startswith(settings["method"])
-    assert psnr(image, target) > psnr(ifft2c(kspace), target) + 2.0
-    assert method.uncertainty is None
+    assert psnr(result.image, target) > psnr(ifft2c(kspace), target) + 2.0
+    assert result.uncertainty is None
 
 
 def test_trust_map_follows_the_error(scan):
@@ -226,8 +225,8 @@ def test_trust_map_follows_the_error(scan):
 
     target, mask, kspace = scan
     method = get_method("cs-xf", device="cpu", lam=0.003, iterations=30, uncertainty=True)
-    image = method.reconstruct(kspace, mask)
-    spread = method.uncertainty
+    result = method.reconstruct(kspace, mask)
+    image, spread = result.image, result.uncertainty
     assert spread.shape == target.shape and spread.dtype == np.float32 and spread.min() >= 0
     assert spearmanr(spread.ravel(), np.abs(image - target).ravel())[0] > 0.3
     # fully sampled data leave nothing to hold out: no spread
@@ -239,11 +238,12 @@ def test_recon_command_saves_the_trust_map(scan, tmp_path):
     import json
 
     from napari_dynmri.cli import main
+    from napari_dynmri.physics import Acquisition
     from napari_dynmri.simulation import simulate
 
     target, _, _ = scan
     path = tmp_path / "sim.npz"
-    simulate(target, "vd-random", 4, 6, 1).save(path)
+    simulate(target, Acquisition("vd-random", 4, 6, 1)).save(path)
     out = tmp_path / "recon.npz"
     args = ["recon", str(path), "-o", str(out), "--model", "cs-xf", "--lam", "0.003", "--iterations", "10",
             "--uncertainty", "--device", "cpu"]

@@ -55,8 +55,7 @@ def test_unsampled_weights_and_holdout_error(acquisition):
 def test_methods_report_the_chosen_weight(acquisition, spec):
     _, mask, kspace = acquisition
     method = get_method(spec, device="cpu", iterations=10)
-    method.reconstruct(kspace, mask)
-    settings = method.settings
+    settings = method.reconstruct(kspace, mask).settings
     assert settings["weight"] == "cross-validated"
     scores = settings["cross_validation"]["scores"]
     assert {f"{spec} x0.1", f"{spec} x1", f"{spec} x10"} <= set(scores)
@@ -64,11 +63,10 @@ def test_methods_report_the_chosen_weight(acquisition, spec):
     assert settings["cross_validation"]["chosen"] == chosen
     factor = float(chosen.split(" x")[1])
     assert settings["lam"] == pytest.approx(method.default_weights["lam"] * factor, rel=2e-3)
-    assert "cross-validated" in method.settings_summary()
-    fixed = get_method(spec, device="cpu", iterations=10, lam=0.02)
-    image = fixed.reconstruct(kspace, mask)
+    assert "cross-validated" in method.settings_summary(settings)
+    fixed = get_method(spec, device="cpu", iterations=10, lam=0.02).reconstruct(kspace, mask)
     assert fixed.settings["lam"] == 0.02 and fixed.settings["weight"] == "fixed"
-    assert image.shape == kspace.shape
+    assert fixed.image.shape == kspace.shape
     with pytest.raises(ValueError, match="lam"):
         get_method(spec, device="cpu", lam="strong")
 
@@ -78,8 +76,8 @@ def test_automatic_weight_beats_a_bad_fixed_weight(acquisition):
     from napari_dynmri.metrics import psnr
 
     target, mask, kspace = acquisition
-    auto = get_method("cs-xf", device="cpu", iterations=40).reconstruct(kspace, mask)
-    too_strong = get_method("cs-xf", device="cpu", iterations=40, lam=0.3).reconstruct(kspace, mask)
+    auto = get_method("cs-xf", device="cpu", iterations=40).reconstruct(kspace, mask).image
+    too_strong = get_method("cs-xf", device="cpu", iterations=40, lam=0.3).reconstruct(kspace, mask).image
     assert psnr(auto, target) > psnr(too_strong, target) + 1.0
     assert psnr(auto, target) > psnr(ifft2c(kspace), target) + 2.0
     assert np.abs(fft2c(auto)[mask] - kspace[mask]).max() < 0.05 * np.abs(kspace).max()

@@ -64,6 +64,7 @@ from benchmarks.report.stats import next_budget, plateau_slope
 from napari_dynmri.data.sequences import load_sequences, split_sequences
 from napari_dynmri.evaluation import evaluate_methods, summarize_scores
 from napari_dynmri.models import build_model, save_model
+from napari_dynmri.physics import Acquisition
 from napari_dynmri.recon import get_method
 from napari_dynmri.training import train
 from napari_dynmri.training.config import config_from_dict
@@ -88,8 +89,8 @@ def score(spec: str, sequences, log) -> dict:
     """Per-sequence and summary scores of one method on the test sequences."""
     method = get_method(spec, device="cpu")
     start = time.perf_counter()
-    rows = evaluate_methods([method], sequences, MASK_KIND, ACCELERATION, CENTER_LINES, MASK_SEED,
-                            log=log)[method.name]
+    rows = evaluate_methods({method.name: method}, sequences,
+                            Acquisition(MASK_KIND, ACCELERATION, CENTER_LINES, MASK_SEED), log=log)[method.name]
     summary = summarize_scores({method.name: rows})[method.name]
     return {
         "psnr": summary["psnr"], "ssim": summary["ssim"], "nmse": summary["nmse"],

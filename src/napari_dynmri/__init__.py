@@ -17,11 +17,12 @@ The core (``physics``, ``io``, ``data``, ``metrics``, ``models``, ``losses``, ``
 from __future__ import annotations
 
 import importlib
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from napari_dynmri._version import __version__
+
+if TYPE_CHECKING:
+    from napari_dynmri.recon.result import Reconstruction
 
 # name -> (module, attribute): imported on first use, so ``import napari_dynmri`` stays cheap
 _LAZY = {
@@ -32,12 +33,14 @@ _LAZY = {
     "cine_target": ("napari_dynmri.simulation", "cine_target"),
     "simulate": ("napari_dynmri.simulation", "simulate"),
     "Simulation": ("napari_dynmri.simulation", "Simulation"),
+    "Acquisition": ("napari_dynmri.physics.acquisition", "Acquisition"),
+    "Reconstruction": ("napari_dynmri.recon.result", "Reconstruction"),
     "evaluate": ("napari_dynmri.metrics", "evaluate"),
     "get_method": ("napari_dynmri.recon", "get_method"),
     "DEFAULT_METHOD": ("napari_dynmri.recon", "DEFAULT_METHOD"),
 }
 
-__all__ = ["Reconstruction", "__version__", "list_methods", "reconstruct", *_LAZY]
+__all__ = ["__version__", "list_methods", "reconstruct", *_LAZY]
 
 
 def __getattr__(name: str):
@@ -51,30 +54,6 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-@dataclass
-class Reconstruction:
-    """What :func:`reconstruct` returns.
-
-    Attributes:
-        image: complex64 ``(T, H, W)``, the reconstructed cine.
-        method: the method's name (``"cs-auto"``, ``"cs-xf"``, ``"dynmri-default"``, ...).
-        device: where it computed (``"cpu"``, ``"cuda"``, ...).
-        seconds: wall time of the reconstruction.
-        settings: what the method chose or used (e.g. the chosen method and weight of ``cs-auto``).
-        description: one line saying what the method is.
-        uncertainty: float32 ``(T, H, W)`` trust map (the spread of the cross-validation folds'
-            reconstructions) when asked for with ``uncertainty=True``, else None.
-    """
-
-    image: Any
-    method: str
-    device: str
-    seconds: float
-    settings: dict = field(default_factory=dict)
-    description: str = ""
-    uncertainty: Any = None
 
 
 def reconstruct(kspace, mask, method: str | None = None, *, device: str = "auto",
@@ -100,19 +79,15 @@ def reconstruct(kspace, mask, method: str | None = None, *, device: str = "auto"
             values raise ``ValueError``.
 
     Returns:
-        A :class:`Reconstruction`.
+        A :class:`~napari_dynmri.recon.result.Reconstruction` (``image``, ``settings``, ``seconds``,
+        ``device``, ``uncertainty``, ...; ``save(path)`` writes the ``dynmri recon`` npz).
     """
     from napari_dynmri.models.device import select_device
     from napari_dynmri.recon import DEFAULT_METHOD, get_method
 
     select_device(device)  # the same error for every method, zero filling included
     chosen = get_method(method or DEFAULT_METHOD, device=device, **options)
-    start = time.perf_counter()
-    image = chosen.reconstruct(kspace, mask, progress=progress, should_stop=should_stop)
-    return Reconstruction(image=image, method=chosen.name, device=chosen.device,
-                          seconds=time.perf_counter() - start, settings=dict(getattr(chosen, "settings", {}) or {}),
-                          description=str(getattr(chosen, "description", "")),
-                          uncertainty=getattr(chosen, "uncertainty", None))
+    return chosen.reconstruct(kspace, mask, progress=progress, should_stop=should_stop)
 
 
 def list_methods() -> list[str]:

@@ -1,20 +1,23 @@
 """Score reconstruction methods on cines: the one scoring loop of ``dynmri eval``, the trainer and the benchmarks.
 
 Protocol (the one of :mod:`napari_dynmri.metrics`): every sequence is scaled to max |x| = 1 (as
-:func:`napari_dynmri.data.sequences.load_sequences` gives it) and undersampled without noise by
-:func:`napari_dynmri.simulation.simulate`, sequence ``i`` of the evaluated list with mask seed
-``seed + i``; each method reconstructs it through :meth:`napari_dynmri.recon.ReconMethod.reconstruct`
+:func:`napari_dynmri.data.sequences.load_sequences` gives it) and undersampled by
+:func:`napari_dynmri.simulation.simulate` with one :class:`~napari_dynmri.physics.Acquisition`
+(noise-free unless it says otherwise), sequence ``i`` of the evaluated list with mask seed
+``acquisition.seed + i``; each method reconstructs it through :meth:`napari_dynmri.recon.ReconMethod.reconstruct`
 (a network in 32-frame windows, as everywhere else); PSNR / SSIM / NMSE on magnitudes, summarised
 over sequences as mean ± population standard deviation.
 
 No napari, Qt or command-line code: the ``dynmri eval`` command, the trainer's validation and the
 benchmarks all call :func:`evaluate_methods`. Data and torch modules are imported when first used,
-so importing this module is fast.
+so importing this module is fast (the acquisition spec imports numpy only).
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
+
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition
 
 SPLITS = ("test", "val", "train", "all")
 METRICS = ("psnr", "ssim", "nmse")
@@ -51,48 +54,56 @@ def select_sequences(data: str, split: str) -> list[tuple[str, object]]:
     return [(name, cine) for name, cine in sequences if name in chosen]
 
 
-def evaluate_methods(methods, sequences, kind, acceleration, center_lines, seed, log=None) -> dict:
+def evaluate_methods(methods, sequences, acquisition: Acquisition = DEFAULT_ACQUISITION, log=None) -> dict:
     """Reconstruct and score every sequence with every method.
 
     Args:
-        methods: :class:`napari_dynmri.recon.ReconMethod` objects (distinct names).
+        methods: labelled :class:`napari_dynmri.recon.ReconMethod` objects, ``{label: method}`` or
+            ``[(label, method), ...]`` (distinct labels, e.g. ``method.name``).
         sequences: ``[(name, cine), ...]``, complex ``(T, H, W)`` scaled to max 1.
-        kind, acceleration, center_lines: the masks (a kind of ``napari_dynmri.physics.MASK_KINDS``,
-            the acceleration R, the always-sampled centre rows); sequence ``i`` uses seed ``seed + i``.
-        log: optional ``callable(str)`` told about each reconstruction (``[i/n] sequence: method
-            PSNR dB, SSIM (seconds)``, the progress of a long evaluation).
+        acquisition: the masks and k-space noise (an :class:`~napari_dynmri.physics.Acquisition`);
+            sequence ``i`` is simulated with seed ``acquisition.seed + i``.
+        log: optional ``callable(str)`` told about each reconstruction (``[i/n] sequence: label
+            PSNR dB, SSIM (seconds)`` and what the method chose, the progress of a long evaluation).
 
     Returns:
-        ``{method name: [{"sequence", "psnr", "ssim", "nmse", "seconds", "psnr_per_frame",
-        "ssim_per_frame"}, ...]}``, one row per sequence in the given order: PSNR in dB, SSIM and NMSE
-        of the whole sequence, reconstruction wall time in seconds, per-frame values as lists of
-        ``T`` floats.
+        ``{label: [{"sequence", "psnr", "ssim", "nmse", "seconds", "psnr_per_frame", "ssim_per_frame",
+        "settings"}, ...]}``, one row per sequence in the given order: PSNR in dB, SSIM and NMSE of the
+        whole sequence, reconstruction wall time in seconds, per-frame values as lists of ``T`` floats
+        and the settings the method chose on that sequence (``Reconstruction.settings``).
+
+    Raises:
+        ValueError: two methods with one label.
     """
     from napari_dynmri.metrics import evaluate
     from napari_dynmri.simulation import simulate
 
-    scores = {method.name: [] for method in methods}
+    pairs = list(methods.items() if isinstance(methods, dict) else methods)
+    labelled = dict(pairs)
+    if len(labelled) != len(pairs):
+        raise ValueError(f"two methods share a label: {', '.join(label for label, _ in pairs)}")
+    scores = {label: [] for label in labelled}
     for index, (name, cine) in enumerate(sequences):
-        case = simulate(cine, kind, acceleration, center_lines, seed + index)
-        for method in methods:
-            start = time.perf_counter()
-            recon = method.reconstruct(case.kspace, case.mask)
-            seconds = time.perf_counter() - start
-            result = evaluate(recon, case.target)
-            scores[method.name].append(
+        case = simulate(cine, dataclasses.replace(acquisition, seed=acquisition.seed + index))
+        for label, method in labelled.items():
+            result = method.reconstruct(case.kspace, case.mask)
+            metrics = evaluate(result.image, case.target)
+            scores[label].append(
                 {
                     "sequence": name,
-                    "psnr": result["psnr"],
-                    "ssim": result["ssim"],
-                    "nmse": result["nmse"],
-                    "seconds": seconds,
-                    "psnr_per_frame": [float(v) for v in result["psnr_per_frame"]],
-                    "ssim_per_frame": [float(v) for v in result["ssim_per_frame"]],
+                    "psnr": metrics["psnr"],
+                    "ssim": metrics["ssim"],
+                    "nmse": metrics["nmse"],
+                    "seconds": result.seconds,
+                    "psnr_per_frame": [float(v) for v in metrics["psnr_per_frame"]],
+                    "ssim_per_frame": [float(v) for v in metrics["ssim_per_frame"]],
+                    "settings": result.settings,
                 }
             )
             if log is not None:
-                log(f"[{index + 1}/{len(sequences)}] {name}: {method.name} {result['psnr']:.2f} dB, "
-                    f"SSIM {result['ssim']:.3f} ({seconds:.1f} s)")
+                chosen = method.settings_summary(result.settings)
+                log(f"[{index + 1}/{len(sequences)}] {name}: {label} {metrics['psnr']:.2f} dB, "
+                    f"SSIM {metrics['ssim']:.3f} ({result.seconds:.1f} s)" + (f" {chosen}" if chosen else ""))
     return scores
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,17 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri import validation
-from napari_dynmri.io.atomic import atomic_output
 from napari_dynmri.io.cine import Cine
-from napari_dynmri.io.npz import load_npz, npz_arrays
-from napari_dynmri.physics import (
-    DEFAULT_ACQUISITION,
-    Acquisition,
-    actual_acceleration,
-    check_acquisition,
-    make_mask,
-    undersample,
-)
+from napari_dynmri.io.npz import load_npz, npz_arrays, save_npz
+from napari_dynmri.physics import DEFAULT_ACQUISITION, Acquisition, actual_acceleration, undersample
 
 NPZ_SUFFIX = ".npz"
 SIMULATION_KEYS = ("kspace", "mask")  # the keys that make an npz a simulate npz
@@ -54,9 +47,7 @@ class Simulation:
 
     def save(self, path, overwrite: bool = False) -> Path:
         """Write the ``dynmri simulate`` npz (:meth:`to_npz_dict`) to ``path`` atomically; returns ``path``."""
-        with atomic_output(path, overwrite) as partial, open(partial, "wb") as f:
-            np.savez_compressed(f, **self.to_npz_dict())
-        return Path(path)
+        return save_npz(path, self.to_npz_dict(), overwrite)
 
     @staticmethod
     def is_simulation(path) -> bool:
@@ -79,16 +70,17 @@ class Simulation:
         kspace = validation.check_kspace(arrays["kspace"], path)
         mask = validation.check_mask(arrays["mask"], kspace.shape, path)
         return cls(
-            target=_same_shape(arrays.get("target"), kspace.shape, path, "target"),
+            target=array_of_shape(arrays.get("target"), kspace.shape, path, "target"),
             mask=mask,
             kspace=kspace,
-            zero_filled=_same_shape(arrays.get("zero_filled"), kspace.shape, path, "zero_filled"),
-            meta=_read_meta(arrays.get("meta"), path),
+            zero_filled=array_of_shape(arrays.get("zero_filled"), kspace.shape, path, "zero_filled"),
+            meta=read_meta(arrays.get("meta"), path),
         )
 
 
-def _read_meta(value, source) -> dict:
-    """The ``meta`` of a simulate npz: a JSON object whose ``pixel_spacing_mm``, if any, is valid."""
+def read_meta(value, source) -> dict:
+    """The ``meta`` entry of an npz this package writes (a 0-d string array holding a JSON object) as a
+    dict, ``{}`` when absent (None); its ``pixel_spacing_mm``, if any, checked (:func:`check_meta_spacing`)."""
     if value is None:
         return {}
     if value.shape != () or value.dtype.kind != "U":
@@ -99,18 +91,23 @@ def _read_meta(value, source) -> dict:
         raise validation.fail(source, f"meta is not valid JSON ({err})") from None
     if not isinstance(meta, dict):
         raise validation.fail(source, f"meta must be a JSON object, got {type(meta).__name__}")
+    return check_meta_spacing(meta, source)
+
+
+def check_meta_spacing(meta: dict, source) -> dict:
+    """``meta`` with its ``pixel_spacing_mm`` (row, col in mm), if any, as a valid list of two floats."""
     if meta.get("pixel_spacing_mm") is not None:
         meta["pixel_spacing_mm"] = list(validation.check_spacing(meta["pixel_spacing_mm"], f"{source} meta"))
     return meta
 
 
-def _same_shape(array, shape, source, key: str):
-    """``array`` (or None) as finite complex64 of ``shape``."""
+def array_of_shape(array, shape, source, key: str, dtype=np.complex64):
+    """``array`` (or None) of an npz as finite ``dtype`` of ``shape``; another shape or NaN raises naming ``key``."""
     if array is None:
         return None
     if array.shape != tuple(shape):
-        raise validation.fail(source, f"{key} has shape {array.shape}, not the k-space shape {tuple(shape)}")
-    return validation.cast_finite(array, np.complex64, source, key)
+        raise validation.fail(source, f"{key} has shape {array.shape}, expected {tuple(shape)}")
+    return validation.cast_finite(array, dtype, source, key)
 
 
 def cine_target(cine: Cine, slice_index: int | None = None) -> np.ndarray:
@@ -138,48 +135,41 @@ def cine_target(cine: Cine, slice_index: int | None = None) -> np.ndarray:
     return (data / peak).astype(np.complex64)
 
 
-def simulate(
-    target: np.ndarray,
-    kind: str = DEFAULT_ACQUISITION.kind,
-    acceleration: float = DEFAULT_ACQUISITION.acceleration,
-    center_lines: int = DEFAULT_ACQUISITION.center_lines,
-    seed: int = DEFAULT_ACQUISITION.seed,
-    noise_sigma: float = DEFAULT_ACQUISITION.noise,
-    source: str = "",
-    pixel_spacing_mm: tuple[float, float] | None = None,
-    *,
-    acquisition: Acquisition | None = None,
-) -> Simulation:
+def simulate(target: np.ndarray, acquisition: Acquisition | None = None, *, source: str = "",
+             pixel_spacing_mm: tuple[float, float] | None = None, **fields) -> Simulation:
     """Undersample ``target`` (complex ``(T, H, W)``) with a seeded mask; see :mod:`physics.masks`.
 
-    The mask and noise are the five arguments after ``target`` (defaults: :data:`DEFAULT_ACQUISITION`),
-    or an :class:`~napari_dynmri.physics.Acquisition` given as ``acquisition``, which replaces them.
-    ``source`` and ``pixel_spacing_mm`` (row, col) are only recorded in ``meta``. Everything is
-    checked first (:mod:`napari_dynmri.validation`): a finite target of at least 8 x 8 pixels, an
-    acceleration and centre lines that leave a non-empty mask, a finite ``noise_sigma >= 0`` and a
-    seed >= 0; a ``ValueError`` names what is wrong.
+    ``acquisition``: the mask and noise (an :class:`~napari_dynmri.physics.Acquisition`; default
+    :data:`~napari_dynmri.physics.DEFAULT_ACQUISITION`); keyword ``fields`` of it (``kind``,
+    ``acceleration``, ``center_lines``, ``seed``, ``noise``) replace its own, so
+    ``simulate(target, acceleration=8, seed=0)`` is the default acquisition at R = 8. ``source`` and
+    ``pixel_spacing_mm`` (row, col) are only recorded in ``meta``. Everything is checked first
+    (:mod:`napari_dynmri.validation`): a finite target of at least 8 x 8 pixels and, through the
+    acquisition, mask options that leave a non-empty mask on its rows
+    (:meth:`~napari_dynmri.physics.Acquisition.check_rows`); a ``ValueError`` names what is wrong, a
+    ``TypeError`` an ``acquisition`` that is not an ``Acquisition`` (such as a mask kind given positionally).
     """
-    if acquisition is not None:
-        kind, acceleration, center_lines, seed, noise_sigma = (
-            acquisition.kind, acquisition.acceleration, acquisition.center_lines, acquisition.seed, acquisition.noise)
+    if acquisition is not None and not isinstance(acquisition, Acquisition):
+        raise TypeError(f"acquisition must be an Acquisition (or give its fields as keywords), got {acquisition!r}")
+    acquisition = acquisition or DEFAULT_ACQUISITION
+    if fields:
+        acquisition = dataclasses.replace(acquisition, **fields)
     where = source or "the target"
     target = validation.cast_finite(target, np.complex64, where, "the target")
     validation.check_image_shape(target.shape, where, "the target")
-    check_acquisition(kind, acceleration, center_lines, seed, noise_sigma, target.shape[1], where)
-    mask = validation.check_mask(
-        make_mask(kind, target.shape, acceleration, center_lines=center_lines, seed=seed), target.shape, where
-    )
+    acquisition.check_rows(target.shape[1], where)
+    mask = validation.check_mask(acquisition.mask(target.shape), target.shape, where)
     with np.errstate(over="ignore", invalid="ignore"):
-        kspace, zero_filled = undersample(target, mask, noise_sigma=noise_sigma, seed=seed)
+        kspace, zero_filled = undersample(target, mask, noise_sigma=acquisition.noise, seed=acquisition.seed)
     kspace, zero_filled = (validation.cast_finite(x, np.complex64, where, "the noisy k-space (noise sigma too large?)")
                            for x in (kspace, zero_filled))
     meta = {
-        "mask": kind,
-        "acceleration": float(acceleration),
+        "mask": acquisition.kind,
+        "acceleration": acquisition.acceleration,
         "actual_acceleration": float(actual_acceleration(mask)),
-        "center_lines": int(center_lines),
-        "seed": int(seed),
-        "noise_sigma": float(noise_sigma),
+        "center_lines": acquisition.center_lines,
+        "seed": acquisition.seed,
+        "noise_sigma": acquisition.noise,
         "source": source,
         "shape": list(target.shape),
         "pixel_spacing_mm": None if pixel_spacing_mm is None else list(validation.check_spacing(pixel_spacing_mm, where)),

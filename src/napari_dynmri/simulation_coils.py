@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_dynmri import validation
-from napari_dynmri.physics import Acquisition, actual_acceleration, check_acquisition, make_mask
+from napari_dynmri.physics import Acquisition, actual_acceleration
 from napari_dynmri.physics.coils import birdcage_maps, correlated_noise_covariance
 from napari_dynmri.physics.fft import fft2c
 
@@ -94,10 +94,8 @@ def simulate_multicoil(target: np.ndarray, n_coils: int = 8, *, acquisition: Acq
     if acquisition is None:
         rows = np.ones((n_frames, h), bool)
     else:
-        check_acquisition(acquisition.kind, acquisition.acceleration, acquisition.center_lines, acquisition.seed,
-                          acquisition.noise, h, where)
-        rows = make_mask(acquisition.kind, target.shape, acquisition.acceleration,
-                         center_lines=acquisition.center_lines, seed=acquisition.seed)[..., 0]
+        acquisition.check_rows(h, where)
+        rows = acquisition.mask(target.shape)[..., 0]
     first_row = h - int(round(partial_fourier * h))
     first_row = min(first_row, h // 2 - 1) if partial_fourier < 1 else 0
     rows[:, :first_row] = False
@@ -130,9 +128,9 @@ def simulate_multicoil(target: np.ndarray, n_coils: int = 8, *, acquisition: Acq
         "readout_oversampling": int(readout_oversampling),
         "partial_fourier": float(partial_fourier),
         "mask": None if acquisition is None else acquisition.kind,
-        "acceleration": None if acquisition is None else float(acquisition.acceleration),
+        "acceleration": None if acquisition is None else acquisition.acceleration,
         "actual_acceleration": float(actual_acceleration(mask)),
-        "center_lines": None if acquisition is None else int(acquisition.center_lines),
+        "center_lines": None if acquisition is None else acquisition.center_lines,
         "source": source,
         "shape": [n_frames, h, w],
         "pixel_spacing_mm": None if pixel_spacing_mm is None else list(validation.check_spacing(pixel_spacing_mm, where)),

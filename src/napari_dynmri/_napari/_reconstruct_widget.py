@@ -48,9 +48,10 @@ from napari_dynmri._napari._layers import (
     report_error,
     slice_suffix,
 )
-from napari_dynmri._napari._undersample_widget import DEFAULT_MASK, add_undersampled_layers, simulate_layer
+from napari_dynmri._napari._undersample_widget import add_undersampled_layers, simulate_layer
 from napari_dynmri.models.device import DEVICE_SPECS
 from napari_dynmri.models.pretrained import DEFAULT_MODEL, list_pretrained
+from napari_dynmri.physics import DEFAULT_ACQUISITION
 from napari_dynmri.recon import BUILTIN_METHODS, DEFAULT_METHOD, ReconCancelled, get_method
 from napari_dynmri.recon.options import AUTO, Option
 from napari_dynmri.recon.registry import declarations, option_names, options_of
@@ -110,18 +111,19 @@ def reconstruction_job(spec, device, kspace, mask, options, on_progress, on_devi
     """Build the method ``spec`` and reconstruct; runs in the worker thread and never raises a user error.
 
     ``kspace`` is ``(T, H, W)``, or ``(T, C, H, W)`` with coil ``maps`` ``(C, H, W)`` (SENSE).
-    Returns ``("done", image, method)``, ``("cancelled", None, None)`` or ``("error", exception, None)``.
+    Returns ``("done", reconstruction, method)`` (a :class:`~napari_dynmri.recon.Reconstruction`),
+    ``("cancelled", None, None)`` or ``("error", exception, None)``.
     """
     coils = {} if maps is None else {"maps": maps}  # single-coil methods are called as before
     try:
         method = get_method(spec, device, **options)
         on_device(method.device)
-        image = method.reconstruct(kspace, mask, progress=on_progress, should_stop=should_stop, **coils)
+        result = method.reconstruct(kspace, mask, progress=on_progress, should_stop=should_stop, **coils)
     except ReconCancelled:
         return "cancelled", None, None
     except USER_ERRORS as err:
         return "error", err, None
-    return "done", image, method
+    return "done", result, method
 
 
 class _Relay(QObject):
@@ -258,7 +260,7 @@ class ReconstructWidget(Container):
             metadata = layer.metadata
             return metadata[KSPACE_KEY], metadata[MASK_KEY], metadata.get(MAPS_KEY), settings, None
         z_index = displayed_slice(self._viewer, layer)
-        mask, kspace, zero_filled, settings = simulate_layer(layer, z_index, **DEFAULT_MASK)
+        mask, kspace, zero_filled, settings = simulate_layer(layer, z_index, DEFAULT_ACQUISITION)
         undersampled = (mask, kspace, zero_filled, dict(settings))
         return kspace, mask, None, {**settings, "reference": layer.name}, undersampled
 
@@ -300,20 +302,19 @@ class ReconstructWidget(Container):
         self.progress_bar.value = self.progress_bar.max
         if undersampled is not None:
             add_undersampled_layers(self._viewer, layer, *undersampled)
-        seconds = time.perf_counter() - started
-        settings.update(model=label, model_spec=spec, method=method.description, device=method.device,
-                        seconds=round(seconds, 3), method_settings=method.settings)
-        chosen = method.settings_summary()
-        self.status.value = f"done in {seconds:.1f} s on {method.device}" + (f" ({chosen})" if chosen else "")
+        seconds = time.perf_counter() - started  # what the user waited: the method's loading included
+        settings.update(model=label, model_spec=spec, method=payload.description, device=payload.device,
+                        seconds=round(seconds, 3), method_settings=payload.settings)
+        chosen = method.settings_summary(payload.settings)
+        self.status.value = f"done in {seconds:.1f} s on {payload.device}" + (f" ({chosen})" if chosen else "")
         z_index = settings.get("slice")
         name = f"recon ({label}){slice_suffix(z_index)}"
-        self.result_layer = add_cine_layer(self._viewer, payload, name, layer,
+        self.result_layer = add_cine_layer(self._viewer, payload.image, name, layer,
                                            role="recon", z_index=z_index,
                                            metadata={SETTINGS_KEY: settings, REFERENCE_KEY: settings["reference"]},
                                            contrast_limits=tuple(layer.contrast_limits))
-        trust = getattr(method, "uncertainty", None)
-        if trust is not None:
-            add_cine_layer(self._viewer, trust, f"trust map of {name}", layer, role="uncertainty", z_index=z_index,
+        if payload.uncertainty is not None:
+            add_cine_layer(self._viewer, payload.uncertainty, f"trust map of {name}", layer, role="uncertainty", z_index=z_index,
                            metadata={SETTINGS_KEY: settings}, colormap="magma", visible=False)
 
     def _cleanup(self) -> None:
@@ -352,6 +353,6 @@ class ReconstructWidget(Container):
             self.input_note.value = "reconstructs this layer's measured k-space"
         else:
             self.input_note.value = (
-                f"fully sampled: undersampled first ({DEFAULT_MASK['kind']}, "
-                f"{DEFAULT_MASK['acceleration']:g}x, seed {DEFAULT_MASK['seed']})"
+                f"fully sampled: undersampled first ({DEFAULT_ACQUISITION.kind}, "
+                f"{DEFAULT_ACQUISITION.acceleration:g}x, seed {DEFAULT_ACQUISITION.seed})"
             )

@@ -26,33 +26,27 @@ from napari_dynmri._napari._layers import (
     report_error,
     slice_suffix,
 )
-from napari_dynmri.physics import DEFAULT_ACQUISITION, MASK_KINDS
+from napari_dynmri.physics import DEFAULT_ACQUISITION, MASK_KINDS, Acquisition
 from napari_dynmri.physics.acquisition import FAR_BELOW
 from napari_dynmri.simulation import simulate
 
 if TYPE_CHECKING:
     import napari.viewer
 
-# The widgets' mask settings, keyed as simulate_layer's arguments (noise as a fraction of the maximum).
-DEFAULT_MASK = dataclasses.asdict(DEFAULT_ACQUISITION)
 
-
-def simulate_layer(layer, z_index: int, kind: str, acceleration: float, center_lines: int, seed: int,
-                   noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def simulate_layer(layer, z_index: int, acquisition: Acquisition) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Undersample the cine of ``layer`` (slice ``z_index`` if 4D) with :func:`napari_dynmri.simulation.simulate`.
 
-    The cine keeps the layer's intensity units; ``noise`` is the k-space noise standard deviation
-    as a fraction of its maximum magnitude. Returns ``mask`` bool ``(T, H, W)``, ``kspace`` and
-    ``zero_filled`` complex64 ``(T, H, W)`` and the settings (the simulation's ``meta`` plus the
-    noise fraction, the input layer and the slice).
+    The cine keeps the layer's intensity units; ``acquisition.noise``, relative to max |x| = 1, is
+    applied as that fraction of the cine's maximum magnitude. Returns ``mask`` bool ``(T, H, W)``,
+    ``kspace`` and ``zero_filled`` complex64 ``(T, H, W)`` and the settings (the simulation's ``meta``
+    plus the noise fraction, the input layer and the slice).
     """
     check_image_role(layer)
     target = layer_cine(layer, z_index)
-    noise_sigma = float(noise) * float(np.abs(target).max())
-    sim = simulate(target, kind=kind, acceleration=acceleration, center_lines=center_lines,
-                   seed=seed, noise_sigma=noise_sigma, source=layer.name,
-                   pixel_spacing_mm=layer.metadata.get(SPACING_KEY))
-    settings = {**sim.meta, "noise_fraction": float(noise), "input_layer": layer.name,
+    scaled = dataclasses.replace(acquisition, noise=acquisition.noise * float(np.abs(target).max()))
+    sim = simulate(target, scaled, source=layer.name, pixel_spacing_mm=layer.metadata.get(SPACING_KEY))
+    settings = {**sim.meta, "noise_fraction": acquisition.noise, "input_layer": layer.name,
                 "slice": int(z_index) if layer.ndim == 4 else None}
     return sim.mask, sim.kspace, sim.zero_filled, settings
 
@@ -100,12 +94,12 @@ class UndersampleWidget(Container):
         self._viewer = napari_viewer
         self.image = ComboBox(label="image", choices=lambda _: image_choices(
             napari_viewer, exclude_roles=DISPLAY_ROLES + RESULT_ROLES))
-        self.kind = ComboBox(label="mask type", choices=MASK_KINDS, value=DEFAULT_MASK["kind"])
-        self.acceleration = FloatSpinBox(label="acceleration", value=DEFAULT_MASK["acceleration"],
-                                         min=1.0, max=64.0, step=0.5)
-        self.center_lines = SpinBox(label="centre lines", value=DEFAULT_MASK["center_lines"], min=0, max=1024)
-        self.seed = SpinBox(label="seed", value=DEFAULT_MASK["seed"], min=0, max=2**31 - 1)
-        self.noise = FloatSpinBox(label="noise (x max)", value=DEFAULT_MASK["noise"], min=0.0, max=1.0, step=0.005,
+        spec = DEFAULT_ACQUISITION
+        self.kind = ComboBox(label="mask type", choices=MASK_KINDS, value=spec.kind)
+        self.acceleration = FloatSpinBox(label="acceleration", value=spec.acceleration, min=1.0, max=64.0, step=0.5)
+        self.center_lines = SpinBox(label="centre lines", value=spec.center_lines, min=0, max=1024)
+        self.seed = SpinBox(label="seed", value=spec.seed, min=0, max=2**31 - 1)
+        self.noise = FloatSpinBox(label="noise (x max)", value=spec.noise, min=0.0, max=1.0, step=0.005,
                                   tooltip="k-space noise standard deviation, a fraction of the image maximum")
         self.run_button = PushButton(text="Undersample")
         self.result = Label(value="")
@@ -116,6 +110,12 @@ class UndersampleWidget(Container):
         napari_viewer.layers.events.removed.connect(self.reset_choices)
         join_dynmri_tabs(self.native)
 
+    def acquisition(self) -> Acquisition:
+        """The acquisition the controls describe (noise as a fraction of the image maximum); a ``ValueError``
+        when they give none."""
+        return Acquisition(self.kind.value, self.acceleration.value, self.center_lines.value, self.seed.value,
+                           self.noise.value)
+
     def run(self) -> tuple | None:
         """Undersample the chosen layer; returns the new (mask, k-space, zero-filled) layers, or None on error."""
         layer = self.image.value
@@ -123,10 +123,8 @@ class UndersampleWidget(Container):
             report_error(ValueError("There is no image layer to undersample; open a cine first."), "undersample")
             return None
         try:
-            mask, kspace, zero_filled, settings = simulate_layer(
-                layer, displayed_slice(self._viewer, layer), self.kind.value, self.acceleration.value,
-                self.center_lines.value, self.seed.value, self.noise.value,
-            )
+            mask, kspace, zero_filled, settings = simulate_layer(layer, displayed_slice(self._viewer, layer),
+                                                                 self.acquisition())
         except USER_ERRORS as err:
             report_error(err, f"undersample '{layer.name}'")
             return None

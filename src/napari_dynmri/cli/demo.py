@@ -142,32 +142,27 @@ def run_headless(args: argparse.Namespace) -> int:
     from napari_dynmri.cli.recon import _progress
     from napari_dynmri.data.samples import load_sample
     from napari_dynmri.metrics import evaluate
-    from napari_dynmri.physics import Acquisition
     from napari_dynmri.recon import DEFAULT_METHOD, get_method
     from napari_dynmri.simulation import cine_target, simulate
 
     figure_path, table_path = headless_paths(args.figure)
     spec = args.model or DEFAULT_METHOD
     cine = load_sample(args.sample)
-    spec_acquisition = Acquisition(DEFAULT_ACQUISITION.kind, args.acceleration, DEFAULT_ACQUISITION.center_lines,
-                                   DEFAULT_ACQUISITION.seed, DEFAULT_ACQUISITION.noise)
-    sim = simulate(cine_target(cine), acquisition=spec_acquisition, source=cine.source,
+    sim = simulate(cine_target(cine), acceleration=args.acceleration, source=cine.source,
                    pixel_spacing_mm=cine.pixel_spacing_mm)
     method = get_method(spec, device=args.device)
     t, h, w = sim.target.shape
     print(f"{args.sample} cine, {t} frames of {h} x {w}, {sim.meta['mask']} mask, R = "
           f"{sim.meta['actual_acceleration']:.2f}; reconstructing with {method.name} on {method.device}...",
           flush=True)
-    start = time.perf_counter()
-    recon = method.reconstruct(sim.kspace, sim.mask, progress=_progress(method.name) or _log_progress(method.name))
-    seconds = time.perf_counter() - start
-    results = {"zero-filled": sim.zero_filled, f"recon ({method.name})": recon}
+    result = method.reconstruct(sim.kspace, sim.mask, progress=_progress(method.name) or _log_progress(method.name))
+    results = {"zero-filled": sim.zero_filled, f"recon ({method.name})": result.image}
     metrics = {name: evaluate(image, sim.target) for name, image in results.items()}
     for name, values in metrics.items():
         print(metrics_line(name, values))
-    summary = method.settings_summary()
+    summary = method.settings_summary(result.settings)
     title = (f"{args.sample} cine, R = {sim.meta['actual_acceleration']:.2f}: {method.name}"
-             f"{f' ({summary})' if summary else ''}, {seconds:.1f} s on {method.device}")
+             f"{f' ({summary})' if summary else ''}, {result.seconds:.1f} s on {result.device}")
     write_figure(figure_path, sim.target, results, metrics, title)
     write_metrics(table_path, metrics)
     print(f"figure saved to {figure_path}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from napari_dynmri.cli import UserError
 from napari_dynmri.cli.recon import add_method_options, given_options
-from napari_dynmri.cli.simulate import add_acquisition_options
+from napari_dynmri.cli.simulate import acquisition_from_args, add_acquisition_options
 from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
 from napari_dynmri.evaluation import (
     METRICS,
@@ -115,10 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from napari_dynmri.cli.recon import check_device
     from napari_dynmri.io.atomic import write_text
     from napari_dynmri.recon import get_method
-    from napari_dynmri.validation import check_sampling
 
     _check_outputs((args.json, args.csv), args.overwrite, args.data)
-    check_sampling(args.acceleration, args.center_lines, source="the mask options")
+    acquisition = acquisition_from_args(args)
     check_device(args.device)
     sequences = select_sequences(args.data, args.split)
     if not sequences:
@@ -138,10 +137,8 @@ def run(args: argparse.Namespace) -> int:
         f"{args.center_lines} centre lines, seeds {args.seed}..{args.seed + len(sequences) - 1}; "
         f"devices: {', '.join(sorted({m.device for m in methods}))}"
     )
-    scores = evaluate_methods(
-        methods, sequences, args.mask, args.acceleration, args.center_lines, args.seed,
-        log=lambda line: print(line, file=sys.stderr),
-    )
+    scores = evaluate_methods([(method.name, method) for method in methods], sequences, acquisition,
+                              log=lambda line: print(line, file=sys.stderr))
     summary = summarize_scores(scores)
     print(format_table(summary))
 

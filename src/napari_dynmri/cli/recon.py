@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +123,8 @@ def register(subparsers) -> None:
         description="Reconstruct a `dynmri simulate` npz, raw multi-coil k-space (ISMRMRD, fastMRI / CMRxRecon "
         ".h5 or .mat, BART .cfl: SENSE with ESPIRiT coil maps; undersampled scans as measured), or a fully "
         "sampled cine or raw scan undersampled on the fly with the mask options (scaled to max |x| = 1, exactly "
-        "as `dynmri simulate`). An .npz output holds "
-        "recon plus the kspace, mask, zero_filled, target (when known), coil_maps (raw scans), meta (JSON) "
+        "as `dynmri simulate`). An .npz output (napari_dynmri.Reconstruction.save; Reconstruction.load reads it) "
+        "holds recon plus the kspace, mask, zero_filled, target (when known), coil_maps (raw scans), meta (JSON) "
         "it used and, with --uncertainty, the trust map (uncertainty, float32 (T, H, W)); "
         ".nii/.nii.gz/.tif/.tiff outputs hold the magnitude. The output's folder must exist. "
         f"Compressed sensing weights: {WEIGHT_HELP}. cs-auto also chooses the method that way, jointly with "
@@ -171,14 +170,9 @@ def _progress(label: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_dynmri.io.atomic import (
-        atomic_output,
-        check_not_an_input,
-        check_output_path,
-    )
+    from napari_dynmri.io.atomic import check_not_an_input, check_output_path
     from napari_dynmri.io.readers import file_suffix
     from napari_dynmri.metrics import psnr, ssim
-    from napari_dynmri.physics import ifft2c
     from napari_dynmri.recon import get_method
     from napari_dynmri.validation import cast_finite
 
@@ -194,57 +188,34 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     method = get_method(args.model, device=args.device, **options)
     acquisition = load_acquisition(args)
-    start = time.perf_counter()
-    recon = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name),
-                               maps=acquisition["maps"])
-    seconds = time.perf_counter() - start
-    recon = cast_finite(recon, np.complex64, method.name, "the reconstruction")  # e.g. NaN network weights
-
-    meta = {
-        "method": method.name,
-        "description": method.description,
-        "device": method.device,
-        "seconds": round(seconds, 3),
-        "settings": method.settings,
-        "input": str(args.input),
-        "acquisition": acquisition["meta"],
-    }
+    result = method.reconstruct(acquisition["kspace"], acquisition["mask"], progress=_progress(method.name),
+                                maps=acquisition["maps"])
+    result = dataclasses.replace(
+        result,
+        image=cast_finite(result.image, np.complex64, method.name, "the reconstruction"),  # e.g. NaN network weights
+        zero_filled=acquisition["zero_filled"],
+        target=acquisition["target"],
+        source=str(args.input),
+        acquisition_meta=acquisition["meta"],
+    )
     if suffix == NPZ_SUFFIX:
-        arrays = {
-            "recon": recon,
-            "kspace": acquisition["kspace"],
-            "mask": acquisition["mask"],
-            "zero_filled": (
-                acquisition["zero_filled"]
-                if acquisition["zero_filled"] is not None
-                else ifft2c(acquisition["kspace"]).astype(np.complex64)
-            ),
-            "meta": np.array(json.dumps(meta)),
-        }
-        if acquisition["target"] is not None:
-            arrays["target"] = acquisition["target"]
-        if getattr(method, "uncertainty", None) is not None:
-            arrays["uncertainty"] = method.uncertainty
-        if acquisition["maps"] is not None:
-            arrays["coil_maps"] = acquisition["maps"]
-        with atomic_output(args.output, args.overwrite) as partial, open(partial, "wb") as f:
-            np.savez_compressed(f, **arrays)
+        result.save(args.output, args.overwrite)
     else:
         from napari_dynmri.io import write_cine
 
         write_cine(
             args.output,
-            np.abs(recon).astype(np.float32),
+            np.abs(result.image).astype(np.float32),
             acquisition["meta"].get("pixel_spacing_mm"),
             overwrite=args.overwrite,
         )
 
-    t, h, w = recon.shape
-    line = f"{args.output}: {method.name} on {method.device}, {t} frames of {h} x {w} in {seconds:.1f} s"
-    if method.settings_summary():
-        line += f" ({method.settings_summary()})"
-    if acquisition["target"] is not None:
-        target = acquisition["target"]
-        line += f"; PSNR {psnr(recon, target):.2f} dB, SSIM {ssim(recon, target):.3f}"
+    t, h, w = result.image.shape
+    line = f"{args.output}: {method.name} on {result.device}, {t} frames of {h} x {w} in {result.seconds:.1f} s"
+    summary = method.settings_summary(result.settings)
+    if summary:
+        line += f" ({summary})"
+    if result.target is not None:
+        line += f"; PSNR {psnr(result.image, result.target):.2f} dB, SSIM {ssim(result.image, result.target):.3f}"
     print(line)
     return 0

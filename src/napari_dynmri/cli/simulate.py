@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from napari_dynmri.physics import DEFAULT_ACQUISITION, MASK_KINDS, Acquisition, check_acquisition
+from napari_dynmri.physics import DEFAULT_ACQUISITION, MASK_KINDS, Acquisition
 
 
 def add_acquisition_options(parser: argparse.ArgumentParser, noise: bool = True,
@@ -25,14 +25,11 @@ def add_acquisition_options(parser: argparse.ArgumentParser, noise: bool = True,
                             help=f"complex k-space noise sigma, max|target| = 1 (default: {spec.noise:g})")
 
 
-def acquisition_from_args(args: argparse.Namespace, n_rows: int | None = None, source="the mask options"):
-    """The :class:`~napari_dynmri.physics.Acquisition` of the options of :func:`add_acquisition_options`.
-
-    Checked first against ``n_rows`` (H, when known) with errors naming ``source``.
-    """
-    options = (args.mask, args.acceleration, args.center_lines, args.seed, getattr(args, "noise", DEFAULT_ACQUISITION.noise))
-    check_acquisition(*options, n_rows, source)
-    return Acquisition(*options)
+def acquisition_from_args(args: argparse.Namespace) -> Acquisition:
+    """The :class:`~napari_dynmri.physics.Acquisition` of the options of :func:`add_acquisition_options`
+    (checked as it is made; the row count is checked where the image is known, by ``simulate``)."""
+    return Acquisition(args.mask, args.acceleration, args.center_lines, args.seed,
+                       getattr(args, "noise", DEFAULT_ACQUISITION.noise))
 
 
 def simulate_from_args(args: argparse.Namespace):
@@ -42,12 +39,7 @@ def simulate_from_args(args: argparse.Namespace):
 
     cine = open_input(args.input)
     target = cine_target(cine, args.slice)
-    return simulate(
-        target,
-        acquisition=acquisition_from_args(args, target.shape[1], cine.source or "the target"),
-        source=cine.source,
-        pixel_spacing_mm=cine.pixel_spacing_mm,
-    )
+    return simulate(target, acquisition_from_args(args), source=cine.source, pixel_spacing_mm=cine.pixel_spacing_mm)
 
 
 def register(subparsers) -> None:
@@ -116,7 +108,7 @@ def run_multicoil(args: argparse.Namespace) -> int:
     check_not_an_input(args.output, args.input)
     cine = open_input(args.input)
     target = cine_target(cine, args.slice)
-    acquisition = acquisition_from_args(args, target.shape[1], cine.source or "the target")
+    acquisition = acquisition_from_args(args)
     sim = simulate_multicoil(target, n_coils, acquisition=acquisition, noise_sigma=acquisition.noise,
                              correlation=correlation, seed=acquisition.seed, readout_oversampling=oversampling,
                              pixel_spacing_mm=cine.pixel_spacing_mm, source=cine.source)

@@ -125,13 +125,14 @@ def raw_acquisition(path, acquisition=None) -> dict:
     maps = espirit_maps(kspace, mask).astype(np.complex64)
     if mask.all():
         acquisition = acquisition or DEFAULT_ACQUISITION
+        acquisition.check_rows(mask.shape[1], path)
         target = sense_combine(ifft2c(kspace), maps)
         scale = float(np.abs(target).max()) or 1.0
         target, kspace = (target / scale).astype(np.complex64), (kspace / scale).astype(np.complex64)
         mask = acquisition.mask(mask.shape)
         kspace = kspace * mask[:, None]
-        meta.update(mask=acquisition.kind, acceleration=float(acquisition.acceleration),
-                    center_lines=int(acquisition.center_lines), seed=int(acquisition.seed))
+        meta.update(mask=acquisition.kind, acceleration=acquisition.acceleration,
+                    center_lines=acquisition.center_lines, seed=acquisition.seed)
     meta.update(actual_acceleration=float(actual_acceleration(mask)),
                 measured_acceleration=float(sampling_summary(raw.mask)["acceleration"]), shape=list(mask.shape))
     zero_filled = sense_combine(ifft2c(kspace * mask[:, None]), maps).astype(np.complex64)

@@ -6,6 +6,7 @@ nothing decompressed) and refuses pickled (object) arrays, sizes over the decode
 :func:`load_npz` then loads chosen arrays; :func:`npy_header` and :func:`load_npy` do the same for one
 ``.npy`` file.
 Nothing is ever unpickled (``allow_pickle=False``). Failures raise :class:`InputError` naming the file.
+:func:`save_npz` writes the compressed npz files of the package (a simulation, a reconstruction), atomically.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import zipfile
 import zlib
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy_format
 
+from napari_dynmri.io.atomic import atomic_output
 from napari_dynmri.validation import (
     InputError,
     check_decoded_size,
@@ -99,3 +102,11 @@ def load_npy(path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except _READ_ERRORS as err:
         raise fail(path, f"cannot read as NumPy .npy: {type(err).__name__}: {err}") from None
+
+
+def save_npz(path, arrays: dict[str, np.ndarray], overwrite: bool = False) -> Path:
+    """Write ``arrays`` (name -> numeric array; a JSON text as a 0-d string array) as a compressed npz at
+    ``path``, atomically (:func:`napari_dynmri.io.atomic.atomic_output`: never replaced unless ``overwrite``)."""
+    with atomic_output(path, overwrite) as partial, open(partial, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return Path(path)

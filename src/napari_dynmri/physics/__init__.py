@@ -1,6 +1,6 @@
 """k-space physics of single-coil Cartesian cine MRI: centred FFTs, masks, undersampling, DC."""
 
-from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition, check_acquisition
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition
 from napari_dynmri.physics.fft import fft2c, ifft2c
 from napari_dynmri.physics.masks import (
     MASK_KINDS,
@@ -21,7 +21,6 @@ __all__ = [
     "actual_acceleration",
     "adjoint",
     "center_rows",
-    "check_acquisition",
     "data_consistency",
     "equispaced_mask",
     "fft2c",

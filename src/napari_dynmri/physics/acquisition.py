@@ -1,13 +1,15 @@
 """One acquisition spec: the mask kind, acceleration, centre lines, seed and noise of a simulated scan.
 
 :data:`DEFAULT_ACQUISITION` declares the defaults once; simulation, scoring, the training config,
-the CLI options and the widgets take theirs from it. An :class:`Acquisition` is checked when made
-and is a seeded mask function, like fastMRI's ``MaskFunc``: ``spec.mask(shape)`` is bool ``(T, H, W)``.
+the CLI options and the widgets take theirs from it. An :class:`Acquisition` is checked once, when
+made, and is a seeded mask function, like fastMRI's ``MaskFunc``: ``spec.mask(shape)`` is bool
+``(T, H, W)``. What needs the image's row count (centre lines below H, a frame keeping a line) is
+checked by :meth:`Acquisition.check_rows` where the image is known (``simulate`` calls it).
 
 An acceleration the matrix cannot give (the centre lines alone are sampled in every frame, so ``R``
 never exceeds ``H / center_lines``) is not an error: the mask samples what it must, and
-:func:`check_acquisition` warns (:class:`AccelerationWarning`) when the reached ``R`` falls far below
-the one asked for (``dynmri`` prints it as one line on stderr).
+:meth:`Acquisition.check_rows` warns (:class:`AccelerationWarning`) when the reached ``R`` falls far
+below the one asked for (``dynmri`` prints it as one line on stderr).
 """
 
 from __future__ import annotations
@@ -22,51 +24,25 @@ from napari_dynmri.physics.masks import MASK_KINDS, actual_acceleration, make_ma
 
 # A reached acceleration below asked / FAR_BELOW warns (rounding the lines per frame costs far less).
 FAR_BELOW = 1.5
+SOURCE = "the mask options"  # what a refusal of the fields names
 
 
 class AccelerationWarning(UserWarning):
     """The mask cannot reach the acceleration asked for on this matrix (too few rows for it)."""
 
 
-def reached_acceleration(kind, acceleration, center_lines, n_rows: int, seed: int = 0) -> float:
-    """The acceleration a ``kind`` mask of these options reaches on ``n_rows`` rows (one frame drawn)."""
-    return float(actual_acceleration(make_mask(kind, (1, int(n_rows), 1), acceleration, center_lines, seed)))
-
-
-def check_acquisition(kind, acceleration, center_lines, seed, noise, n_rows: int | None = None,
-                      source="the mask options") -> None:
-    """Refuse mask and noise options that give no valid acquisition (a ``ValueError`` naming ``source``).
-
-    The acceleration and centre lines as :func:`napari_dynmri.validation.check_sampling` (against
-    ``n_rows`` = H when known), an integer seed >= 0, a finite noise sigma >= 0 and a kind of ``MASK_KINDS``.
-    With ``n_rows`` known, an acceleration the mask reaches far below (``asked / FAR_BELOW``) warns
-    with an :class:`AccelerationWarning` naming ``source``.
-    """
-    validation.check_sampling(acceleration, center_lines, n_rows, source)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise validation.fail(source, f"the seed must be an integer >= 0, got {seed!r}")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise validation.fail(source, f"the noise sigma must be a finite number >= 0, got {noise!r}")
-    if kind not in MASK_KINDS:
-        raise ValueError(f"unknown mask type {kind!r}; choose one of {', '.join(MASK_KINDS)}")
-    if n_rows is not None:
-        reached = reached_acceleration(kind, acceleration, center_lines, n_rows, seed)
-        if reached * FAR_BELOW < float(acceleration):
-            warnings.warn(f"{source}: acceleration {float(acceleration):g} cannot be reached on {n_rows} rows with "
-                          f"{center_lines} centre lines; the {kind} mask reaches R = {reached:.2f} (use fewer "
-                          "centre lines or a lower acceleration)", AccelerationWarning, stacklevel=2)
-
-
 @dataclass(frozen=True)
 class Acquisition:
-    """A single-coil Cartesian k-t acquisition (checked on construction by :func:`check_acquisition`).
+    """A single-coil Cartesian k-t acquisition, checked when made.
 
     Attributes:
         kind: one of ``MASK_KINDS`` (see :mod:`napari_dynmri.physics.masks`).
-        acceleration: the acceleration R asked for (>= 1).
-        center_lines: always-sampled centre rows.
-        seed: mask (and noise) seed.
-        noise: complex k-space noise sigma relative to max |target| = 1.
+        acceleration: the acceleration R asked for, in ``[1, validation.MAX_ACCELERATION]`` (a float).
+        center_lines: always-sampled centre rows, an integer >= 0.
+        seed: mask (and noise) seed, an integer >= 0.
+        noise: complex k-space noise sigma relative to max |target| = 1, finite and >= 0 (a float).
+
+    A value outside these raises a ``ValueError`` naming "the mask options" (:mod:`napari_dynmri.validation`).
     """
 
     kind: str = "vd-random"
@@ -76,7 +52,28 @@ class Acquisition:
     noise: float = 0.0
 
     def __post_init__(self) -> None:
-        check_acquisition(self.kind, self.acceleration, self.center_lines, self.seed, self.noise)
+        validation.check_sampling(self.acceleration, self.center_lines, None, SOURCE)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise validation.fail(SOURCE, f"the seed must be an integer >= 0, got {self.seed!r}")
+        if not (validation.is_number(self.noise) and self.noise >= 0):
+            raise validation.fail(SOURCE, f"the noise sigma must be a finite number >= 0, got {self.noise!r}")
+        if self.kind not in MASK_KINDS:
+            raise ValueError(f"unknown mask type {self.kind!r}; choose one of {', '.join(MASK_KINDS)}")
+        for name, kind in (("acceleration", float), ("center_lines", int), ("seed", int), ("noise", float)):
+            object.__setattr__(self, name, kind(getattr(self, name)))  # numpy scalars as plain numbers
+
+    def check_rows(self, n_rows: int, source=SOURCE) -> None:
+        """Refuse centre lines that leave none of ``n_rows`` (H) rows to undersample, or an acceleration
+        without centre lines that keeps no row (a ``ValueError`` naming ``source``); warn with an
+        :class:`AccelerationWarning` when the mask reaches far below the acceleration asked
+        (``asked / FAR_BELOW``) on ``n_rows`` rows."""
+        validation.check_sampling(self.acceleration, self.center_lines, n_rows, source)
+        reached = float(actual_acceleration(make_mask(self.kind, (1, int(n_rows), 1), self.acceleration,
+                                                      self.center_lines, self.seed)))
+        if reached * FAR_BELOW < self.acceleration:
+            warnings.warn(f"{source}: acceleration {self.acceleration:g} cannot be reached on {n_rows} rows with "
+                          f"{self.center_lines} centre lines; the {self.kind} mask reaches R = {reached:.2f} (use "
+                          "fewer centre lines or a lower acceleration)", AccelerationWarning, stacklevel=2)
 
     def mask(self, shape: tuple[int, int, int], seed: int | None = None) -> np.ndarray:
         """The bool ``(T, H, W)`` mask of ``shape``, drawn with ``seed`` (default: the spec's own)."""

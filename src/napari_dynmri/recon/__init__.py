@@ -2,7 +2,7 @@
 
 Use :func:`get_method` (``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``, a
 shipped model name or a checkpoint path)
-and call ``method.reconstruct(kspace, mask)``.
+and call ``method.reconstruct(kspace, mask)``: it returns a :class:`Reconstruction`.
 """
 
 from napari_dynmri.recon.methods import (
@@ -27,6 +27,7 @@ from napari_dynmri.recon.methods import (
     ZeroFilled,
     get_method,
 )
+from napari_dynmri.recon.result import Reconstruction
 
 __all__ = [
     "AutoCompressedSensing",
@@ -42,6 +43,7 @@ __all__ = [
     "NetworkMethod",
     "ReconCancelled",
     "ReconMethod",
+    "Reconstruction",
     "TemporalTVMethod",
     "VIEW_SHARING",
     "ViewSharing",

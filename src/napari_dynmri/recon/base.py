@@ -1,11 +1,15 @@
-"""What every reconstruction method shares: the input check, the cancel exception, the callback types."""
+"""What every reconstruction method shares: the input check, the cancel exception, the callback types and
+:meth:`ReconMethod.reconstruct`, which times the method's :meth:`~ReconMethod.compute` and returns its
+:class:`~napari_dynmri.recon.result.Reconstruction`."""
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import numpy as np
 
+from napari_dynmri.recon.result import Reconstruction
 from napari_dynmri.solvers.loop import ReconCancelled
 from napari_dynmri.validation import cast_finite, check_kspace, check_mask, fail
 
@@ -47,20 +51,27 @@ def check_multicoil_inputs(kspace, mask, maps, source="the acquisition") -> tupl
 class ReconMethod:
     """Base class of reconstruction methods.
 
-    Attributes: ``name`` (what the CLI and tables call it), ``description`` (one line),
-    ``device`` (where it computes: ``"cpu"``, ``"cuda"``, ``"mps"``) and ``settings`` (a
-    JSON-ready dict of what the last :meth:`reconstruct` chose for itself, e.g. an automatic
-    regularisation weight; empty for methods that choose nothing).
+    Attributes: ``name`` (what the CLI and tables call it), ``description`` (one line) and ``device``
+    (where it computes: ``"cpu"``, ``"cuda"``, ``"mps"``). A method keeps no result: what a run chose
+    comes back in the :class:`~napari_dynmri.recon.result.Reconstruction` of :meth:`reconstruct`.
+    Subclasses implement :meth:`compute` (and :meth:`settings_summary` when they choose something).
     """
 
     name: str = ""
     description: str = ""
     device: str = "cpu"
-    settings: dict = {}
 
-    def settings_summary(self) -> str:
-        """``settings`` in a few words for a status line (empty when there are none)."""
+    def settings_summary(self, settings: dict) -> str:
+        """``settings`` of a :meth:`reconstruct` of this method in a few words for a status line (empty
+        when there are none)."""
         return ""
+
+    def compute(self, kspace, mask, progress: Progress | None = None, should_stop: ShouldStop | None = None,
+                maps: np.ndarray | None = None) -> tuple[np.ndarray, dict, np.ndarray | None]:
+        """The work of :meth:`reconstruct` (same arguments): ``(image, settings, uncertainty)``, the
+        complex64 ``(T, H, W)`` image, the JSON-ready settings chosen and the float32 ``(T, H, W)``
+        trust map or None."""
+        raise NotImplementedError
 
     def reconstruct(
         self,
@@ -70,14 +81,20 @@ class ReconMethod:
         progress: Progress | None = None,
         should_stop: ShouldStop | None = None,
         maps: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """complex (T, H, W) k-space, bool (T, H, W) mask -> complex64 (T, H, W) image.
+    ) -> Reconstruction:
+        """complex (T, H, W) k-space, bool (T, H, W) mask -> a :class:`~napari_dynmri.recon.result.Reconstruction`
+        (its ``image`` complex64 (T, H, W), ``settings``, ``seconds``, ``device``, ``uncertainty``, and the
+        ``kspace``, ``mask`` and ``maps`` as given).
 
         ``progress(done, total)`` is called as the work advances; ``should_stop()`` is polled
         between steps and a True answer raises :class:`ReconCancelled`. ``maps``: coil sensitivities
         ``(C, H, W)`` of multi-coil k-space ``(T, C, H, W)`` (SENSE; the classical methods only).
         """
-        raise NotImplementedError
+        start = time.perf_counter()
+        image, settings, uncertainty = self.compute(kspace, mask, progress, should_stop, maps)
+        return Reconstruction(image=image, method=self.name, device=self.device, seconds=time.perf_counter() - start,
+                              settings=settings, description=self.description, uncertainty=uncertainty,
+                              kspace=np.asarray(kspace), mask=np.asarray(mask), coil_maps=maps)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} on {self.device}>"

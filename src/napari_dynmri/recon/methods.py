@@ -29,8 +29,10 @@ Each method class declares its options (``options``, a tuple of
 against them, and ``dynmri recon`` and the Reconstruct widget build their flags and controls from them.
 
 ``method.reconstruct(kspace, mask)`` takes complex ``(T, H, W)`` k-space (zero where not sampled)
-and a bool ``(T, H, W)`` mask and returns the complex64 ``(T, H, W)`` image. The CLI, the napari
-widgets and the benchmarks all go through :func:`get_method`.
+and a bool ``(T, H, W)`` mask and returns a :class:`~napari_dynmri.recon.result.Reconstruction`: the
+complex64 ``(T, H, W)`` image with the settings the method chose, its wall time and device (and the
+trust map when asked for); a method keeps nothing of a run. The CLI, the napari widgets and the
+benchmarks all go through :func:`get_method`.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class OneStepMethod(ReconMethod):
         """complex64 ``(T, H, W)`` k-space (zero where not sampled), bool mask -> complex ``(T, H, W)`` image."""
         raise NotImplementedError
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+    def compute(self, kspace, mask, progress=None, should_stop=None, maps=None):
         if maps is None:
             kspace, mask = check_recon_inputs(kspace, mask)
         else:
@@ -92,10 +94,9 @@ class OneStepMethod(ReconMethod):
         image = self.image(kspace * mask, mask)
         if maps is not None:  # per-coil images (C, T, H, W), combined with the maps (SENSE-1)
             image = (image * maps[:, None].conj()).sum(axis=0)
-        image = image.astype(np.complex64)
         if progress is not None:
             progress(1, 1)
-        return image
+        return image.astype(np.complex64), {}, None
 
 
 class ZeroFilled(OneStepMethod):
@@ -137,10 +138,10 @@ class CompressedSensingMethod(ReconMethod):
 
     By default the weights are chosen per scan by cross-validation on the measured lines
     (:mod:`napari_dynmri.recon.weight`): the method's default weights times the factor whose
-    reconstructions predict held-out lines best. A given ``lam`` fixes the weight instead. After
-    :meth:`reconstruct`, ``settings`` holds the weights used, how they were chosen and, when
+    reconstructions predict held-out lines best. A given ``lam`` fixes the weight instead. The
+    ``settings`` of a :meth:`reconstruct` hold the weights used, how they were chosen and, when
     cross-validated, every candidate's score. ``uncertainty=True`` also makes the trust map
-    (:mod:`napari_dynmri.recon.trust`), kept in ``self.uncertainty``.
+    (:mod:`napari_dynmri.recon.trust`), the result's ``uncertainty``.
 
     Subclasses set ``name``, ``label``, ``algorithm`` (the name of a class of
     :mod:`napari_dynmri.solvers.algorithms` taking ``(problem, **weights)``), ``default_weights`` (name -> default, ``lam`` first) and
@@ -179,16 +180,14 @@ class CompressedSensingMethod(ReconMethod):
         self.device = device
         self.want_uncertainty = bool(uncertainty)
         self.cross_validation = cross_validation or CrossValidation()
-        self.settings: dict = {}
-        self.uncertainty: np.ndarray | None = None
         how = "cross-validated weight" if self.automatic else ", ".join(f"{k} {v:g}" for k, v in self.weights.items())
         self.description = f"compressed sensing, {self.label} ({how}, {self.iterations} iterations)"
 
-    def settings_summary(self) -> str:
-        if not self.settings:
+    def settings_summary(self, settings: dict) -> str:
+        if not settings:
             return ""
-        weights = ", ".join(f"{key} {self.settings[key]:g}" for key in self.default_weights)
-        return f"{weights}, {self.settings['weight']}"
+        weights = ", ".join(f"{key} {settings[key]:g}" for key in self.default_weights)
+        return f"{weights}, {settings['weight']}"
 
     @property
     def lam(self) -> float | str:
@@ -219,7 +218,7 @@ class CompressedSensingMethod(ReconMethod):
             problem = KtProblem.from_kspace(kspace, mask, device=self.device, maps=maps)
             return problem.image(self.predict(problem, factor, None, should_stop, progress))
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+    def compute(self, kspace, mask, progress=None, should_stop=None, maps=None):
         if maps is None:
             kspace, mask = check_recon_inputs(kspace, mask)
         else:
@@ -232,16 +231,16 @@ class CompressedSensingMethod(ReconMethod):
             factor = selection.factor
             weight = "cross-validated" if selection.family else "default (no lines to hold out)"
         image = self.solve(kspace, mask, factor, reporter.final, should_stop, maps)
-        self.uncertainty = (fold_spread(self, kspace, mask, factor, self.cross_validation, self.device, should_stop,
-                                        maps) if self.want_uncertainty else None)
-        self.settings = {
+        uncertainty = (fold_spread(self, kspace, mask, factor, self.cross_validation, self.device, should_stop,
+                                   maps) if self.want_uncertainty else None)
+        settings = {
             **{key: float(f"{value * factor:.4g}") for key, value in self.weights.items()},
             "weight": weight,
             "iterations": self.iterations,
         }
         if selection is not None and selection.family:
-            self.settings["cross_validation"] = selection.summary()
-        return image
+            settings["cross_validation"] = selection.summary()
+        return image, settings, uncertainty
 
 
 class TemporalTVMethod(CompressedSensingMethod):
@@ -300,13 +299,13 @@ class AutoCompressedSensing(ReconMethod):
 
     No single classical prior wins on every anatomy (x-f sparsity on some cines, temporal TV or
     low rank plus sparse on others), nor one weight; the held-out lines of the scan itself tell which
-    suits it. ``settings`` names the chosen method and weight and holds every candidate's score.
-    ``uncertainty=True`` also makes the trust map (:mod:`napari_dynmri.recon.trust`), kept in
-    ``self.uncertainty``.
+    suits it. The ``settings`` of a :meth:`reconstruct` name the chosen method and weight and hold every
+    candidate's score. ``uncertainty=True`` also makes the trust map (:mod:`napari_dynmri.recon.trust`),
+    the result's ``uncertainty``.
 
     ``network``: a refining :class:`~napari_dynmri.recon.network.NetworkMethod` (or None), one more
     candidate: it refines the chosen reconstruction only when the scan's held-out lines prefer it
-    (:mod:`napari_dynmri.recon.safeguard`); ``settings["network"]`` records the comparison.
+    (:mod:`napari_dynmri.recon.safeguard`); the result's ``settings["network"]`` records the comparison.
     Single-coil scans only.
     """
 
@@ -336,24 +335,22 @@ class AutoCompressedSensing(ReconMethod):
         self.device = device
         self.iterations = self.candidates[CS_XF].iterations
         self.want_uncertainty = bool(uncertainty)
-        self.settings: dict = {}
-        self.uncertainty: np.ndarray | None = None
         self.description = (
             f"{', '.join(self.candidates)} and their weights chosen per scan by cross-validation "
             f"on the measured lines ({self.iterations} iterations)"
         )
 
-    def settings_summary(self) -> str:
-        if not self.settings:
+    def settings_summary(self, settings: dict) -> str:
+        if not settings:
             return ""
-        summary = self.settings["method"]
-        if "lam" in self.settings:
-            summary += f", lam {self.settings['lam']:g}"
-        if self.settings.get("network", {}).get("chosen"):
-            summary += f", refined by {self.settings['network']['name']}"
+        summary = settings["method"]
+        if "lam" in settings:
+            summary += f", lam {settings['lam']:g}"
+        if settings.get("network", {}).get("chosen"):
+            summary += f", refined by {settings['network']['name']}"
         return summary
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+    def compute(self, kspace, mask, progress=None, should_stop=None, maps=None):
         if maps is None:
             kspace, mask = check_recon_inputs(kspace, mask)
             families = list(self.candidates.values())
@@ -370,26 +367,26 @@ class AutoCompressedSensing(ReconMethod):
             weights = {key: float(f"{value * factor:.4g}") for key, value in chosen.weights.items()}
         else:
             image = chosen.reconstruct(np.moveaxis(kspace, 0, 1) if maps is not None else kspace, mask,
-                                       progress=reporter.final, should_stop=should_stop, maps=maps)
+                                       progress=reporter.final, should_stop=should_stop, maps=maps).image
             weights = {}
-        self.uncertainty = (fold_spread(chosen, kspace, mask, factor, self.cross_validation, self.device,
-                                        should_stop, maps) if self.want_uncertainty else None)
-        self.settings = {
+        uncertainty = (fold_spread(chosen, kspace, mask, factor, self.cross_validation, self.device,
+                                   should_stop, maps) if self.want_uncertainty else None)
+        settings = {
             "method": chosen.name,
             **weights,
             "choice": "cross-validation" if selection.family else "default (no lines to hold out)",
             "iterations": self.iterations,
         }
         if selection.family:
-            self.settings["cross_validation"] = selection.summary()
+            settings["cross_validation"] = selection.summary()
         if self.network is not None and selection.family and maps is None:
             check = check_network(self.network, chosen, factor, kspace, mask, self.cross_validation, self.device,
                                   should_stop)
             if check is not None:
-                self.settings["network"] = check.summary()
+                settings["network"] = check.summary()
                 if check.chosen:
                     image = self.network.refine(kspace, mask, image, should_stop=should_stop)
-        return image
+        return image, settings, uncertainty
 
 
 # the options of every network (NetworkMethod), whatever its spec

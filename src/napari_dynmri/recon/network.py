@@ -20,12 +20,12 @@ class NetworkMethod(ReconMethod):
     ``torch.inference_mode`` on ``device``. ``mixed_precision`` enables float16 autocast on CUDA
     (only for models whose FFT / data-consistency code casts to float32 itself); off by default.
     ``adapt`` first fine-tunes a copy of the network on the scan itself for up to
-    ``adapt_iterations`` steps (:mod:`napari_dynmri.recon.adapt`); ``settings`` then records how
-    it went. The network given is never changed.
+    ``adapt_iterations`` steps (:mod:`napari_dynmri.recon.adapt`); the result's ``settings`` then
+    record how it went. The network given is never changed.
 
     A network that refines a classical start (a cascade with ``init="given"``, :attr:`refines`) gets
     its first image from ``start``, a classical method (:func:`~napari_dynmri.recon.get_method` gives
-    it cs-auto, whose choice it refines); ``settings["start"]`` records that method's settings.
+    it cs-auto, whose choice it refines); the result's ``settings["start"]`` records that method's settings.
     """
 
     # the options every network takes (napari_dynmri.recon.options)
@@ -72,7 +72,6 @@ class NetworkMethod(ReconMethod):
         )
         if self.adapt_iterations < 0:
             raise ValueError(f"adapt_iterations must be >= 0, got {self.adapt_iterations}")
-        self.settings: dict = {}
         if self.adapt:
             self.description += f"; adapted to each scan (up to {self.adapt_iterations} self-supervised steps)"
 
@@ -104,15 +103,15 @@ class NetworkMethod(ReconMethod):
         finally:
             self.model.train(was_training)
 
-    def settings_summary(self) -> str:
-        if not self.settings:
+    def settings_summary(self, settings: dict) -> str:
+        if not settings:
             return ""
-        if "start" in self.settings:
-            return f"refining {self.start.settings_summary() or self.start.name}"
-        steps, best = self.settings["adapt_steps"], self.settings["adapt_best_step"]
+        if "start" in settings:
+            return f"refining {self.start.settings_summary(settings['start']) or self.start.name}"
+        steps, best = settings["adapt_steps"], settings["adapt_best_step"]
         return f"adapted: {steps} steps, kept step {best}" if best else f"adapted: {steps} steps, kept the original"
 
-    def reconstruct(self, kspace, mask, *, progress=None, should_stop=None, maps=None):
+    def compute(self, kspace, mask, progress=None, should_stop=None, maps=None):
         import torch
 
         from napari_dynmri.recon.adapt import adapt_model
@@ -126,9 +125,9 @@ class NetworkMethod(ReconMethod):
         kspace = kspace * mask
         if self.refines:
             start = self.start.reconstruct(kspace, mask, should_stop=should_stop)
-            self.settings = {"start": {"method": self.start.name, **self.start.settings}}
-            return self.refine(kspace, mask, start, progress, should_stop)
-        model, self.settings = self.model, {}
+            settings = {"start": {"method": self.start.name, **start.settings}}
+            return self.refine(kspace, mask, start.image, progress, should_stop), settings, None
+        model, settings = self.model, {}
         adapt_steps = self.adapt_iterations if self.adapt else 0
         total = adapt_steps + len(window_starts(kspace.shape[0], self.window, self.overlap))
 
@@ -143,19 +142,13 @@ class NetworkMethod(ReconMethod):
         if self.adapt:
             adaptation = adapt_model(self.model, kspace, mask, self.adapt_iterations, window=self.window,
                                      device=self.device, progress=adapt_progress, should_stop=should_stop)
-            model, self.settings = adaptation.model, adaptation.summary()
+            model, settings = adaptation.model, adaptation.summary()
         was_training = model.training
         model.eval()
         try:
             with torch.inference_mode():
-                return windowed_apply(
-                    lambda k, m: self._run_window(model, k, m),
-                    kspace,
-                    mask,
-                    window=self.window,
-                    overlap=self.overlap,
-                    progress=window_progress,
-                    should_stop=should_stop,
-                )
+                image = windowed_apply(lambda k, m: self._run_window(model, k, m), kspace, mask, window=self.window,
+                                       overlap=self.overlap, progress=window_progress, should_stop=should_stop)
         finally:
             model.train(was_training)
+        return image, settings, None

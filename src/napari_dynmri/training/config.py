@@ -83,7 +83,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from napari_dynmri.data.augment import Variety
 from napari_dynmri.data.sequences import DEFAULT_SPLIT_SEED
-from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition
 from napari_dynmri.physics.masks import MASK_KINDS
 from napari_dynmri.validation import (
     BOOLEAN,
@@ -219,6 +219,13 @@ class MaskConfig:
     def kinds(self) -> list[str]:
         """The mask kinds drawn in training; validation and test use the first."""
         return [self.kind] if isinstance(self.kind, str) else list(self.kind)
+
+    def acquisition(self, acceleration: float | None = None) -> Acquisition:
+        """The :class:`~napari_dynmri.physics.Acquisition` of validation and test at ``acceleration``
+        (default: the first of ``accelerations``): the first kind, the centre lines and the seed, no noise;
+        training draws its kinds and accelerations around it (``CineSamples``)."""
+        return Acquisition(self.kinds[0], self.accelerations[0] if acceleration is None else acceleration,
+                           self.center_lines, self.seed)
 
 
 @dataclass

@@ -18,13 +18,13 @@ refining network starts from (:data:`START_METHODS` at a random weight).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
-from napari_dynmri import validation
 from napari_dynmri.data.augment import Variety, random_phantom
-from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION
-from napari_dynmri.physics.masks import make_mask
+from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition
 from napari_dynmri.physics.undersample import undersample
 
 # The classical starts of a refining network in training: the families that cs-auto chooses among, at a
@@ -64,10 +64,13 @@ class CineSamples(torch.utils.data.Dataset):
         crop: ``(h, w)`` random crop, a list of such sizes (one drawn per sample: non-square
             matrices), or None for the full images.
         frames: temporal window length, or 0 / None for all frames.
-        kind, accelerations, center_lines: masks (:func:`napari_dynmri.physics.make_mask`);
-            ``kind`` may be a list of kinds; one kind and one acceleration are drawn uniformly per sample.
+        acquisition: the masks (an :class:`~napari_dynmri.physics.Acquisition`): its centre lines, its
+            seed (that of fixed masks) and, unless ``kinds`` / ``accelerations`` are given, its kind and
+            acceleration; its noise is not used (a ``variety`` draws the k-space noise).
+        kinds, accelerations: the mask kinds and accelerations drawn from, one of each uniformly per
+            sample (default: the acquisition's own); each pair is checked against the sample height.
         fixed_masks: False: a fresh mask per sample (seed drawn from the sample's generator);
-            True: the mask of seed ``mask_seed`` for every sample of a given shape and acceleration.
+            True: the mask of the acquisition's seed for every sample of a given shape, kind and acceleration.
         seed: the run seed; sample ``i`` uses ``numpy.random.default_rng([seed, i])``.
         flips: random up-down and left-right flips; time_reversal: random frame-order reversal.
         transpose: swap H and W of half the samples (before cropping), so anatomy is seen in both
@@ -92,11 +95,10 @@ class CineSamples(torch.utils.data.Dataset):
         *,
         crop: tuple[int, int] | None = (96, 96),
         frames: int | None = 20,
-        kind: str = DEFAULT_ACQUISITION.kind,
-        accelerations=(DEFAULT_ACQUISITION.acceleration,),
-        center_lines: int = DEFAULT_ACQUISITION.center_lines,
+        acquisition: Acquisition = DEFAULT_ACQUISITION,
+        kinds=None,
+        accelerations=None,
         fixed_masks: bool = False,
-        mask_seed: int = 0,
         seed: int = 0,
         flips: bool = True,
         time_reversal: bool = True,
@@ -121,27 +123,24 @@ class CineSamples(torch.utils.data.Dataset):
             raise ValueError(f"crop must be (height, width) with positive sizes, a list of them, or None, got {crop}")
         self.crops = None if crops is None else [(int(c[0]), int(c[1])) for c in crops]
         rows = min(c[0] for c in self.crops) if self.crops else min(s.shape[1] for s in self.sequences)
-        if not 0 <= center_lines <= rows:
-            raise ValueError(f"center_lines ({center_lines}) must be between 0 and the sample height ({rows} rows)")
         self.frames = int(frames or 0)
-        self.kinds = [kind] if isinstance(kind, str) else list(kind)
+        self.kinds = [acquisition.kind] if kinds is None else list(kinds)
         if not self.kinds:
             raise ValueError("the mask kinds must list at least one kind")
-        self.accelerations = [float(a) for a in accelerations]
+        self.accelerations = [acquisition.acceleration] if accelerations is None else [float(a) for a in accelerations]
         if not self.accelerations:
             raise ValueError("accelerations must list at least one factor")
-        for acceleration in self.accelerations:
-            validation.check_sampling(acceleration, center_lines, rows, f"training samples of {rows} rows")
-        for name in self.kinds:  # fail early on a bad kind
-            make_mask(name, (1, 8, 8), self.accelerations[0], 0)
+        for kind in self.kinds:  # a bad kind or acceleration, or too many centre lines, fails here
+            for acceleration in self.accelerations:
+                dataclasses.replace(acquisition, kind=kind, acceleration=acceleration).check_rows(
+                    rows, f"training samples of {rows} rows")
         if start not in STARTS:
             raise ValueError(f"start must be one of {', '.join(map(str, STARTS))}, got {start!r}")
         if variety is not None and variety.frames is not None and frames and frames > variety.frames[0]:
             raise ValueError(f"the temporal window ({frames} frames) is longer than the fewest frames of "
                              f"variety.frames ({variety.frames[0]})")
-        self.center_lines = int(center_lines)
+        self.acquisition = acquisition
         self.fixed_masks = bool(fixed_masks)
-        self.mask_seed = int(mask_seed)
         self.seed = int(seed)
         self.flips = bool(flips)
         self.time_reversal = bool(time_reversal)
@@ -189,8 +188,9 @@ class CineSamples(torch.utils.data.Dataset):
         target = cine * np.complex64(factor * (np.exp(1j * phase) if self.random_phase else 1.0))
         acceleration = self.accelerations[int(rng.integers(len(self.accelerations)))]
         kind = self.kinds[int(rng.integers(len(self.kinds)))] if len(self.kinds) > 1 else self.kinds[0]
-        mask_seed = self.mask_seed if self.fixed_masks else int(rng.integers(2**63))
-        mask = make_mask(kind, target.shape, acceleration, self.center_lines, mask_seed)
+        mask_seed = self.acquisition.seed if self.fixed_masks else int(rng.integers(2**63))
+        spec = dataclasses.replace(self.acquisition, kind=kind, acceleration=acceleration)
+        mask = spec.mask(target.shape, mask_seed)
         noise = 0.0 if self.variety is None else self.variety.noise_level(rng) * factor
         target = np.ascontiguousarray(target, dtype=np.complex64)
         kspace, zero_filled = undersample(target, mask, noise_sigma=noise, seed=int(rng.integers(2**31)))

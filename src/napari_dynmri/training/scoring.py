@@ -14,7 +14,8 @@ from napari_dynmri.training.config import TrainConfig
 
 
 def evaluate_model(model, sequences, config: TrainConfig, device, zero_filled: bool = False) -> dict:
-    """Metrics of ``model`` on full-size sequences with fixed masks (seed ``mask.seed + index``).
+    """Metrics of ``model`` on full-size sequences with fixed masks (``config.mask.acquisition(R)`` at each
+    acceleration R of the config, seed ``mask.seed + index``).
 
     Scored by :func:`napari_dynmri.evaluation.evaluate_methods` with the network applied as
     :class:`napari_dynmri.recon.NetworkMethod` (in time windows), as ``dynmri eval`` scores it.
@@ -37,9 +38,7 @@ def evaluate_model(model, sequences, config: TrainConfig, device, zero_filled: b
     )
     per, every = {}, []
     for acceleration in config.mask.accelerations:
-        rows = evaluate_methods(
-            [method], sequences, config.mask.kinds[0], acceleration, config.mask.center_lines, config.mask.seed
-        )[method.name]
+        rows = evaluate_methods({method.name: method}, sequences, config.mask.acquisition(acceleration))[method.name]
         per[f"R{acceleration:g}"] = {
             "psnr": float(np.mean([row["psnr"] for row in rows])),
             "ssim": float(np.mean([row["ssim"] for row in rows])),

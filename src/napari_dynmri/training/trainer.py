@@ -180,8 +180,8 @@ class _Run:
         mask = self.config.mask
         self.samples = CineSamples(
             [cine for _, cine in train],
-            crop=data.crop, frames=data.frames, kind=mask.kinds, accelerations=mask.accelerations,
-            center_lines=mask.center_lines, fixed_masks=mask.fixed, mask_seed=mask.seed, seed=self.config.seed,
+            crop=data.crop, frames=data.frames, acquisition=mask.acquisition(), kinds=mask.kinds,
+            accelerations=mask.accelerations, fixed_masks=mask.fixed, seed=self.config.seed,
             flips=data.flips, time_reversal=data.time_reversal, transpose=data.transpose,
             intensity=data.intensity, random_phase=data.random_phase, variety=data.variety,
             start=data.start or None,
