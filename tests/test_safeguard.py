@@ -1,13 +1,15 @@
-"""A refining network as one more candidate of cs-auto: taken only when the held-out lines prefer it."""
+"""A refining network as one more candidate of cs-auto, taken only when the held-out lines prefer it; on coil data too."""
 
 import numpy as np
 import pytest
 import torch
 
 from napari_dynmri.data.phantom import cardiac_phantom
+from napari_dynmri.metrics import psnr
 from napari_dynmri.models import save_model
 from napari_dynmri.models.registry import build_model
-from napari_dynmri.physics import Acquisition, fft2c, ifft2c
+from napari_dynmri.physics import Acquisition, data_consistency, fft2c, ifft2c, make_mask, sense_data_consistency
+from napari_dynmri.physics.coils import birdcage_maps
 from napari_dynmri.recon import get_method
 from napari_dynmri.recon.methods import CS_METHODS, AutoCompressedSensing
 from napari_dynmri.recon.safeguard import SAFEGUARD_COLUMNS, _strip, check_network
@@ -32,7 +34,7 @@ class FakeNetwork:
     def __init__(self, target, behaviour):
         self.target, self.behaviour, self.name, self.calls = target, behaviour, behaviour, 0
 
-    def refine(self, kspace, mask, start, progress=None, should_stop=None):
+    def refine(self, kspace, mask, start, progress=None, should_stop=None, maps=None):
         self.calls += 1
         if self.behaviour == "oracle":
             width = start.shape[-1]
@@ -127,3 +129,83 @@ def test_the_refining_network_and_its_check_run_on_the_gpu_as_on_the_cpu(tmp_pat
     assert settings["cuda"]["method"] == settings["cpu"]["method"]
     assert settings["cuda"]["network"]["chosen"] == settings["cpu"]["network"]["chosen"]
     np.testing.assert_allclose(images["cuda"], images["cpu"], atol=1e-3 * np.abs(images["cpu"]).max())
+
+
+# networks on multi-coil data: the SENSE data-consistency step, refining cascades, cs-auto's check on coils
+
+
+@pytest.fixture(scope="module")
+def coils():
+    """``(target, kspace (T, C, H, W), mask, maps)``: a phantom seen by 4 birdcage coils, R = 4, 96 columns."""
+    target = cardiac_phantom(8, 32, 96, seed=3)
+    maps = birdcage_maps(4, target.shape[1:]).astype(np.complex64)
+    mask = make_mask("vd-random", target.shape, 4, center_lines=4, seed=3)
+    kspace = (fft2c(target[:, None] * maps[None]) * mask[:, None]).astype(np.complex64)
+    return target.astype(np.complex64), kspace, mask, maps
+
+
+def sense_one(kspace, maps):
+    return (ifft2c(kspace) * maps[None].conj()).sum(axis=1)
+
+
+@pytest.mark.parametrize("noise_level", [None, 0.5])
+def test_sense_dc_of_one_coil_of_ones_is_the_single_coil_dc(coils, noise_level):
+    target, _, mask, _ = coils
+    rng = np.random.default_rng(0)
+    estimate = (target + 0.1 * rng.standard_normal(target.shape)).astype(np.complex64)
+    k0 = fft2c(target) * mask
+    ones = np.ones((1, *target.shape[1:]), dtype=np.complex64)
+    expected = data_consistency(estimate, k0, mask, noise_level)
+    np.testing.assert_allclose(sense_data_consistency(estimate, k0[:, None], mask, ones, noise_level), expected,
+                               atol=1e-5)
+    as_torch = sense_data_consistency(torch.from_numpy(estimate), torch.from_numpy(k0[:, None]),
+                                      torch.from_numpy(mask), torch.from_numpy(ones), noise_level)
+    np.testing.assert_allclose(as_torch.numpy(), expected, atol=1e-5)
+
+
+def test_sense_dc_keeps_a_consistent_image_and_lowers_the_residual(coils):
+    target, kspace, mask, maps = coils
+    np.testing.assert_allclose(sense_data_consistency(target, kspace, mask, maps), target, atol=1e-5)
+    start = sense_one(kspace, maps)
+
+    def residual(x):
+        return np.linalg.norm((fft2c(x[:, None] * maps[None]) - kspace) * mask[:, None])
+
+    assert residual(sense_data_consistency(start, kspace, mask, maps)) < 0.9 * residual(start)
+    with pytest.raises(ValueError, match="do not match"):
+        sense_data_consistency(start, kspace[:, :3], mask, maps)
+
+
+def test_an_identity_start_cascade_on_coils_returns_its_start_after_one_sense_step(coils):
+    _, kspace, mask, maps = coils
+    model = build_model("cascade", {**TINY, "init": "given", "identity_start": True})
+    start = sense_one(kspace, maps) + 0.1
+    with torch.no_grad():
+        out = model(torch.from_numpy(start)[None], torch.from_numpy(kspace)[None], torch.from_numpy(mask)[None],
+                    torch.from_numpy(maps)).numpy()[0]
+    np.testing.assert_allclose(out, sense_data_consistency(start, kspace, mask, maps), atol=1e-5)
+    with pytest.raises(ValueError, match="kspace must be complex of shape"):
+        model(torch.from_numpy(start)[None], torch.from_numpy(kspace[:, 0])[None], torch.from_numpy(mask)[None],
+              torch.from_numpy(maps))
+
+
+def test_refining_networks_run_on_coil_data_and_others_are_refused(tmp_path, coils):
+    target, kspace, mask, maps = coils
+    refiner = save_model(build_model("cascade", {**TINY, "init": "given", "identity_start": True}), tmp_path / "r")
+    result = get_method(str(refiner), device="cpu").reconstruct(kspace, mask, maps=maps)
+    assert result.image.shape == target.shape
+    assert psnr(result.image, target) > psnr(sense_one(kspace, maps), target) + 2.0
+    plain = save_model(build_model("cascade", TINY), tmp_path / "plain")
+    with pytest.raises(ValueError, match="only networks that refine a classical start run on multi-coil data"):
+        get_method(str(plain), device="cpu").reconstruct(kspace, mask, maps=maps)
+
+
+@pytest.mark.parametrize("behaviour, chosen", [("oracle", True), ("noisy", False)])
+def test_cs_auto_weighs_a_refiner_on_the_held_out_lines_of_every_coil(coils, behaviour, chosen):
+    target, kspace, mask, maps = coils
+    method = AutoCompressedSensing(iterations=20, cross_validation=CrossValidation(iterations=20),
+                                   network=FakeNetwork(target, behaviour))
+    result = method.reconstruct(kspace, mask, maps=maps)
+    assert result.settings["network"]["chosen"] is chosen
+    if chosen:
+        np.testing.assert_allclose(result.image, target, atol=1e-6)

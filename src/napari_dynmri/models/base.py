@@ -89,24 +89,29 @@ class ReconNet(nn.Module):
         self.config = dict(config)
 
     def forward(
-        self, zero_filled: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor
+        self, zero_filled: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Reconstruct a batch of cines.
 
         zero_filled, kspace: complex ``(B, T, H, W)`` (complex128 is cast to complex64), any scale;
             for a cascade with ``init="given"`` the first image is the start it refines (a classical
             reconstruction) instead of the zero-filled image.
-        mask: bool ``(B, T, H, W)`` or ``(1, T, H, W)``. Returns complex64 ``(B, T, H, W)``.
+        mask: bool ``(B, T, H, W)`` or ``(1, T, H, W)``.
+        maps: coil sensitivities ``(C, H, W)`` of multi-coil ``kspace`` ``(B, T, C, H, W)``; the images
+            stay coil-combined and data consistency is the SENSE step
+            (:func:`napari_dynmri.physics.sense_data_consistency`). Returns complex64 ``(B, T, H, W)``.
         """
         if not torch.is_complex(zero_filled) or zero_filled.ndim != 4:
             raise ValueError(
                 f"zero_filled must be a complex (B, T, H, W) tensor, got {zero_filled.dtype} "
                 f"{tuple(zero_filled.shape)}"
             )
-        if not torch.is_complex(kspace) or kspace.shape != zero_filled.shape:
+        expected = tuple(zero_filled.shape) if maps is None else (*zero_filled.shape[:2], maps.shape[0],
+                                                                   *zero_filled.shape[2:])
+        if not torch.is_complex(kspace) or tuple(kspace.shape) != expected:
             raise ValueError(
-                f"kspace must be complex with the shape of zero_filled {tuple(zero_filled.shape)}, "
-                f"got {kspace.dtype} {tuple(kspace.shape)}"
+                f"kspace must be complex of shape {expected} for images {tuple(zero_filled.shape)}"
+                f"{'' if maps is None else f' and {maps.shape[0]} coils'}, got {kspace.dtype} {tuple(kspace.shape)}"
             )
         if mask.ndim != 4 or mask.shape[1:] != zero_filled.shape[1:] or mask.shape[0] not in (
             1,
@@ -120,9 +125,13 @@ class ReconNet(nn.Module):
         kspace = kspace.to(torch.complex64)
         scale = zero_filled.abs().amax(dim=(1, 2, 3), keepdim=True)
         scale = scale.clamp_min(torch.finfo(scale.dtype).tiny)
-        return self._forward(zero_filled / scale, kspace / scale, mask.to(torch.bool)) * scale
+        if maps is not None:
+            maps = maps.to(torch.complex64)
+        k_scale = scale if maps is None else scale.unsqueeze(-1)  # (B, 1, 1, 1[, 1]) for the coil axis
+        return self._forward(zero_filled / scale, kspace / k_scale, mask.to(torch.bool), maps) * scale
 
-    def _forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor | None
+                 ) -> torch.Tensor:
         """The network on normalised data: same arguments as :meth:`forward`, max |x| = 1 per sample."""
         raise NotImplementedError
 
@@ -139,5 +148,5 @@ class BlockNet(ReconNet):
         super().__init__(resolve_options(self.architecture, self.block_class.DEFAULTS, options))
         self.block = self.block_class(**self.config)
 
-    def _forward(self, x, k0, mask):
+    def _forward(self, x, k0, mask, maps):
         return channels_to_complex(self.block(complex_to_channels(x)))

@@ -30,6 +30,11 @@ random CS candidate, :func:`napari_dynmri.training.datasets.classical_start`; in
 cs-auto's cross-validation picks, :class:`napari_dynmri.recon.NetworkMethod` with a ``start``).
 
 Since the models normalise inputs to max |zero_filled| = 1, ``v`` is dimensionless.
+
+On coil data (``maps`` given to ``forward``: k-space ``(B, T, C, H, W)``) the images stay coil-combined
+and every data-consistency layer is the SENSE gradient step
+(:func:`napari_dynmri.physics.sense_data_consistency`), which is hard DC for one coil of ones; only
+cascades starting from a given image or the zero-filled one run there.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from torch import nn
 
 from napari_dynmri.models.base import ReconNet, resolve_options
 from napari_dynmri.models.layers import channels_to_complex, complex_to_channels
-from napari_dynmri.physics import data_consistency, ifft2c, view_share
+from napari_dynmri.physics import data_consistency, ifft2c, sense_data_consistency, view_share
 from napari_dynmri.solvers.algorithms import XF_DEFAULT_LAM, xf_fista
 
 DC_MODES = ("hard", "soft")
@@ -88,8 +93,11 @@ class DataConsistency(nn.Module):
             return None
         return F.softplus(self.raw_level) if self.raw_level is not None else self.fixed_level
 
-    def forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return data_consistency(x, k0, mask, self.noise_level())
+    def forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        if maps is None:
+            return data_consistency(x, k0, mask, self.noise_level())
+        return sense_data_consistency(x, k0, mask, maps, self.noise_level())
 
 
 class Stage(nn.Module):
@@ -101,9 +109,10 @@ class Stage(nn.Module):
         self.dc = dc
         self.two_channel = two_channel
 
-    def forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor, maps: torch.Tensor | None = None
+                ) -> torch.Tensor:
         x = channels_to_complex(self.block(complex_to_channels(x))) if self.two_channel else self.block(x)
-        return self.dc(x, k0, mask)
+        return self.dc(x, k0, mask, maps)
 
 
 class CascadeNet(ReconNet):
@@ -141,12 +150,15 @@ class CascadeNet(ReconNet):
             for block in regularisers:
                 _zero_last_layer(block)
 
-    def _forward(self, x, k0, mask):
+    def _forward(self, x, k0, mask, maps):
+        if maps is not None and self.config["init"] not in ("given", "zero-filled"):
+            raise ValueError(f"a cascade with init {self.config['init']!r} takes single-coil k-space; on coil data "
+                             "only cascades that refine a given start (init = 'given') or the zero-filled one run")
         if self.config["init"] == "view-sharing":
             x = ifft2c(view_share(k0, mask, self.config["share_frames"]))
         elif self.config["init"] == "cs-xf":
             with torch.no_grad():  # a fixed classical start: nothing in it to learn
                 x = xf_fista(k0, mask, self.config["init_lam"], self.config["init_iterations"])
         for stage in self.stages:
-            x = stage(x, k0, mask)
+            x = stage(x, k0, mask, maps)
         return x

@@ -1,4 +1,4 @@
-"""k-space physics of single-coil Cartesian cine MRI: centred FFTs, masks, undersampling, DC."""
+"""k-space physics of Cartesian cine MRI: centred FFTs, masks, undersampling, data consistency (single- and multi-coil), coil maps."""
 
 from napari_dynmri.physics.acquisition import DEFAULT_ACQUISITION, Acquisition
 from napari_dynmri.physics.fft import fft2c, ifft2c
@@ -11,7 +11,7 @@ from napari_dynmri.physics.masks import (
     uniform_random_mask,
     vd_random_mask,
 )
-from napari_dynmri.physics.undersample import adjoint, data_consistency, forward, undersample
+from napari_dynmri.physics.undersample import adjoint, data_consistency, forward, sense_data_consistency, undersample
 from napari_dynmri.physics.view_sharing import view_share
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "forward",
     "ifft2c",
     "make_mask",
+    "sense_data_consistency",
     "undersample",
     "uniform_random_mask",
     "vd_random_mask",

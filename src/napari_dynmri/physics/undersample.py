@@ -1,7 +1,8 @@
-"""Single-coil Cartesian cine acquisition: forward model, simulated undersampling, data consistency.
+"""Cartesian cine acquisition: forward model, simulated undersampling, data consistency.
 
 Shapes: images and k-space are complex ``(..., T, H, W)``; masks are bool (or 0/1 float)
-``(T, H, W)`` and broadcast over leading axes. The functions accept numpy arrays or torch tensors
+``(T, H, W)`` and broadcast over leading axes. Multi-coil k-space is ``(..., T, C, H, W)`` with coil
+sensitivities ``(C, H, W)`` (:func:`sense_data_consistency`). The functions accept numpy arrays or torch tensors
 (all arguments of one call from the same library).
 """
 
@@ -85,3 +86,23 @@ def data_consistency(x, k0, mask, noise_level=None):
     sampled = np.asarray(mask, dtype=bool)
     measured = k0 if noise_level is None else (k + noise_level * k0) / (1 + noise_level)
     return ifft2c(np.where(sampled, measured, k))
+
+
+def sense_data_consistency(x, k0, mask, maps, noise_level=None):
+    """The data-consistency step of coil data: ``x - g S^H F^H M (F S x - k0)``.
+
+    ``x``: image estimate, complex ``(..., T, H, W)``; ``k0``: measured coil k-space ``(..., T, C, H, W)``
+    (zero where not sampled); ``mask``: bool ``(..., T, H, W)``; ``maps``: coil sensitivities
+    ``(C, H, W)`` with ``sum_c |S_c|^2 <= 1`` (as ESPIRiT's), so the step descends on ``||M F S x - k0||``.
+    ``g`` is 1 with ``noise_level=None`` and ``v / (1 + v)`` otherwise, as :func:`data_consistency`, to
+    which it reduces for one coil of ones (a unit gradient step is exact DC there). With several coils
+    it is the gradient (proximal) SENSE step of MoDL / VarNet: no image makes every coil consistent.
+    """
+    _check_pair(x, mask, "sense_data_consistency")
+    if tuple(k0.shape[-4:]) != (x.shape[-3], maps.shape[0], *x.shape[-2:]) or tuple(maps.shape[1:]) != tuple(
+            x.shape[-2:]):
+        raise ValueError(f"sense_data_consistency: coil k-space {tuple(k0.shape)} and maps {tuple(maps.shape)} "
+                         f"do not match the images {tuple(x.shape)} as (..., T, C, H, W) and (C, H, W)")
+    residual = (fft2c(x[..., None, :, :] * maps) - k0) * mask[..., None, :, :]
+    step = (ifft2c(residual) * maps.conj()).sum(-3)
+    return x - (step if noise_level is None else noise_level / (1 + noise_level) * step)

@@ -1,6 +1,6 @@
-"""Reconstruction methods behind one interface: zero filling, temporal-TV compressed sensing, networks.
+"""Reconstruction methods behind one interface: zero filling, view sharing, compressed sensing, networks.
 
-Use :func:`get_method` (``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``, a
+Use :func:`get_method` (``"zero-filled"``, ``"view-sharing"``, ``"cs-ttv"``, ``"cs-xf"``, ``"cs-lps"``, ``"cs-auto"``, a
 shipped model name or a checkpoint path)
 and call ``method.reconstruct(kspace, mask)``: it returns a :class:`Reconstruction`.
 """

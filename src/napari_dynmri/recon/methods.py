@@ -306,7 +306,7 @@ class AutoCompressedSensing(ReconMethod):
     ``network``: a refining :class:`~napari_dynmri.recon.network.NetworkMethod` (or None), one more
     candidate: it refines the chosen reconstruction only when the scan's held-out lines prefer it
     (:mod:`napari_dynmri.recon.safeguard`); the result's ``settings["network"]`` records the comparison.
-    Single-coil scans only.
+    On coil data the network's data consistency is the SENSE step.
     """
 
     name = CS_AUTO
@@ -353,12 +353,10 @@ class AutoCompressedSensing(ReconMethod):
     def compute(self, kspace, mask, progress=None, should_stop=None, maps=None):
         if maps is None:
             kspace, mask = check_recon_inputs(kspace, mask)
-            families = list(self.candidates.values())
-        else:  # temporal TV has no multi-coil solver
+        else:
             kspace, mask, maps = check_multicoil_inputs(kspace, mask, maps)
-            families = [family for name, family in self.candidates.items() if name != CS_TTV]
         reporter = _Stages(progress, self.iterations)
-        selection = cross_validate(kspace, mask, families, self.cross_validation, device=self.device,
+        selection = cross_validate(kspace, mask, list(self.candidates.values()), self.cross_validation, device=self.device,
                                    progress=reporter.selection, should_stop=should_stop, maps=maps)
         chosen = self.candidates[selection.family or DEFAULT_CS_FALLBACK]
         factor = selection.factor
@@ -379,13 +377,14 @@ class AutoCompressedSensing(ReconMethod):
         }
         if selection.family:
             settings["cross_validation"] = selection.summary()
-        if self.network is not None and selection.family and maps is None:
+        if self.network is not None and selection.family:
             check = check_network(self.network, chosen, factor, kspace, mask, self.cross_validation, self.device,
-                                  should_stop)
+                                  should_stop, maps)
             if check is not None:
                 settings["network"] = check.summary()
                 if check.chosen:
-                    image = self.network.refine(kspace, mask, image, should_stop=should_stop)
+                    image = self.network.refine(kspace if maps is None else np.moveaxis(kspace, 0, 1), mask, image,
+                                                should_stop=should_stop, maps=maps)
         return image, settings, uncertainty
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from napari_dynmri.physics.fft import ifft2c
 from napari_dynmri.recon import windowed
 from napari_dynmri.recon.adapt import DEFAULT_ADAPT_ITERATIONS
-from napari_dynmri.recon.base import ReconMethod, check_recon_inputs
+from napari_dynmri.recon.base import ReconMethod, check_multicoil_inputs, check_recon_inputs
 from napari_dynmri.recon.options import Option
 
 
@@ -16,7 +16,8 @@ class NetworkMethod(ReconMethod):
     """A trained network applied to overlapping time windows (see :mod:`napari_dynmri.recon.windowed`).
 
     ``model(zero_filled, kspace, mask)`` takes complex ``(B, T, H, W)`` tensors and a bool
-    ``(B | 1, T, H, W)`` mask and returns complex ``(B, T, H, W)``. It runs under
+    ``(B | 1, T, H, W)`` mask and returns complex ``(B, T, H, W)``; on coil data it is called as
+    ``model(zero_filled, kspace, mask, maps)`` with ``(B, T, C, H, W)`` k-space and ``(C, H, W)`` maps. It runs under
     ``torch.inference_mode`` on ``device``. ``mixed_precision`` enables float16 autocast on CUDA
     (only for models whose FFT / data-consistency code casts to float32 itself); off by default.
     ``adapt`` first fine-tunes a copy of the network on the scan itself for up to
@@ -75,20 +76,26 @@ class NetworkMethod(ReconMethod):
         if self.adapt:
             self.description += f"; adapted to each scan (up to {self.adapt_iterations} self-supervised steps)"
 
-    def _run_window(self, model, kspace: np.ndarray, mask: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    def _run_window(self, model, kspace: np.ndarray, mask: np.ndarray, start: np.ndarray | None = None,
+                    maps: np.ndarray | None = None) -> np.ndarray:
         import torch
 
         k = torch.from_numpy(np.ascontiguousarray(kspace)).to(self.device)[None]
         m = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)[None]
-        first = ifft2c(k) if start is None else torch.from_numpy(np.ascontiguousarray(start)).to(self.device)[None]
+        coil_maps = None if maps is None else torch.from_numpy(np.ascontiguousarray(maps)).to(self.device)
+        if start is not None:
+            first = torch.from_numpy(np.ascontiguousarray(start)).to(self.device)[None]
+        else:
+            first = ifft2c(k) if maps is None else (ifft2c(k) * coil_maps.conj()).sum(-3)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.mixed_precision):
-            out = model(first, k, m)
+            out = model(first, k, m) if maps is None else model(first, k, m, coil_maps)
         return out[0].to(torch.complex64).cpu().numpy()
 
     def refine(self, kspace: np.ndarray, mask: np.ndarray, start: np.ndarray, progress=None,
-               should_stop=None) -> np.ndarray:
+               should_stop=None, maps: np.ndarray | None = None) -> np.ndarray:
         """The refining network on complex ``(T, H, W)`` ``kspace`` (masked), bool ``mask`` and the classical
-        ``start`` image ``(T, H, W)``, in time windows: complex64 ``(T, H, W)``."""
+        ``start`` image ``(T, H, W)``, in time windows: complex64 ``(T, H, W)``. With coil ``maps``
+        ``(C, H, W)``, ``kspace`` is ``(T, C, H, W)`` and data consistency is the SENSE step."""
         import torch
 
         from napari_dynmri.recon.windowed import windowed_apply
@@ -97,7 +104,7 @@ class NetworkMethod(ReconMethod):
         self.model.eval()
         try:
             with torch.inference_mode():
-                return windowed_apply(lambda k, m, x: self._run_window(self.model, k, m, x), kspace, mask,
+                return windowed_apply(lambda k, m, x: self._run_window(self.model, k, m, x, maps), kspace, mask,
                                       window=self.window, overlap=self.overlap, progress=progress,
                                       should_stop=should_stop, image=start)
         finally:
@@ -116,17 +123,21 @@ class NetworkMethod(ReconMethod):
 
         from napari_dynmri.recon.adapt import adapt_model
 
-        if maps is not None:
-            raise ValueError(f"network {self.name!r} takes single-coil k-space; use a compressed-sensing method "
-                             "or cs-auto for multi-coil data")
+        if maps is not None and not self.refines:
+            raise ValueError(f"network {self.name!r} takes single-coil k-space (only networks that refine a "
+                             "classical start run on multi-coil data); use a compressed-sensing method or cs-auto")
         from napari_dynmri.recon.windowed import window_starts, windowed_apply
 
-        kspace, mask = check_recon_inputs(kspace, mask)
-        kspace = kspace * mask
+        if maps is None:
+            kspace, mask = check_recon_inputs(kspace, mask)
+            kspace = kspace * mask
+        else:
+            coil_first, mask, maps = check_multicoil_inputs(kspace, mask, maps)
+            kspace = np.moveaxis(coil_first * mask, 0, 1)  # (T, C, H, W), as the windows take it
         if self.refines:
-            start = self.start.reconstruct(kspace, mask, should_stop=should_stop)
+            start = self.start.reconstruct(kspace, mask, should_stop=should_stop, maps=maps)
             settings = {"start": {"method": self.start.name, **start.settings}}
-            return self.refine(kspace, mask, start.image, progress, should_stop), settings, None
+            return self.refine(kspace, mask, start.image, progress, should_stop, maps), settings, None
         model, settings = self.model, {}
         adapt_steps = self.adapt_iterations if self.adapt else 0
         total = adapt_steps + len(window_starts(kspace.shape[0], self.window, self.overlap))

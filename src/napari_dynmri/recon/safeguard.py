@@ -65,12 +65,18 @@ def _strip(width: int) -> slice:
     return slice(start, start + SAFEGUARD_COLUMNS)
 
 
+def _coil_images(image: np.ndarray, maps: np.ndarray | None) -> np.ndarray:
+    """``(T, H, W)`` images as the coils see them, ``(C, T, H, W)`` (the image itself without maps)."""
+    return image if maps is None else image[None] * maps[:, None]
+
+
 def check_network(network, family, factor: float, kspace: np.ndarray, mask: np.ndarray, cross_validation,
-                  device: str = "cpu", should_stop=None) -> NetworkCheck | None:
+                  device: str = "cpu", should_stop=None, maps: np.ndarray | None = None) -> NetworkCheck | None:
     """Score ``network`` (a refining :class:`~napari_dynmri.recon.methods.NetworkMethod`) against ``family``
     at weight ``factor`` (cs-auto's choice) on held-out lines; see the module docstring.
 
-    ``kspace``: complex ``(T, H, W)``; ``mask``: bool ``(T, H, W)``; ``cross_validation``: the
+    ``kspace``: complex ``(T, H, W)``, or coil-first ``(C, T, H, W)`` with coil ``maps`` ``(C, H, W)`` (the
+    held-out lines of every coil are scored); ``mask``: bool ``(T, H, W)``; ``cross_validation``: the
     :class:`~napari_dynmri.recon.weight.CrossValidation` whose folds are used. None when the mask
     has no lines to hold out.
     """
@@ -84,18 +90,22 @@ def check_network(network, family, factor: float, kspace: np.ndarray, mask: np.n
         return None
     columns = _strip(mask.shape[-1]) if is_row_mask(mask) else slice(None)
     with torch.inference_mode():
-        problem = KtProblem.from_kspace(kspace, mask, device=device, columns=None if columns == slice(None) else columns)
+        problem = KtProblem.from_kspace(kspace, mask, device=device, columns=None if columns == slice(None) else columns,
+                                        maps=maps)
         starts = family.predict(problem.restricted(fit[:folds]), np.full(folds, factor), None, should_stop)
         starts = problem.centred(starts).cpu().numpy()  # (folds, T, H, W')
-    measured = fft2c(ifft2c(kspace)[..., columns])  # the strip's k-space from every measured line
-    weights = np.ascontiguousarray(unsampled_weights(mask)[..., columns])
+    measured = fft2c(ifft2c(kspace)[..., columns])  # the strip's k-space from every measured line (per coil)
+    strip_maps = None if maps is None else np.ascontiguousarray(maps[..., columns])
+    weights = np.broadcast_to(unsampled_weights(mask)[..., columns], measured.shape)
     errors = {"classical": 0.0, "network": 0.0}
     for k in range(folds):
         fold_mask = np.ascontiguousarray(fit[k][..., columns])
         fold_kspace = fft2c(ifft2c(kspace * fit[k])[..., columns]) * fold_mask
-        refined = network.refine(fold_kspace, fold_mask, starts[k], should_stop=should_stop)
-        held_k = np.ascontiguousarray(held[k][..., columns])
-        errors["classical"] += holdout_error(starts[k], measured, held_k, weights)
-        errors["network"] += holdout_error(refined, measured, held_k, weights)
+        if maps is not None:
+            fold_kspace = np.moveaxis(fold_kspace, 0, 1)  # (T, C, H, W'), as the network takes it
+        refined = network.refine(fold_kspace, fold_mask, starts[k], should_stop=should_stop, maps=strip_maps)
+        held_k = np.broadcast_to(held[k][..., columns], measured.shape)
+        errors["classical"] += holdout_error(_coil_images(starts[k], strip_maps), measured, held_k, weights)
+        errors["network"] += holdout_error(_coil_images(refined, strip_maps), measured, held_k, weights)
     return NetworkCheck(network.name, folds, measured.shape[-1], errors["classical"] / folds,
                         errors["network"] / folds)

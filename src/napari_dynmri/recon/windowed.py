@@ -76,8 +76,8 @@ def windowed_apply(
 ) -> np.ndarray:
     """Apply ``reconstruct_window(kspace_w, mask_w) -> image_w`` window by window and blend.
 
-    ``kspace``: complex (T, H, W); ``mask``: bool (T, H, W); the callable gets and returns
-    ``(window, H, W)`` arrays (``(T, H, W)`` when ``T <= window``). With an ``image`` (T, H, W) (a
+    ``kspace``: complex (T, H, W), or (T, C, H, W) for coil data; ``mask``: bool (T, H, W); the callable
+    gets their windows along T and returns ``(window, H, W)`` images (``(T, H, W)`` when ``T <= window``). With an ``image`` (T, H, W) (a
     start to refine) the callable gets its window as a third argument. ``progress(done, n_windows)`` is
     called after each window; ``should_stop()`` is polled before each and a True answer raises
     :class:`napari_dynmri.recon.base.ReconCancelled`. Returns complex64 (T, H, W).
@@ -97,7 +97,7 @@ def windowed_apply(
             result = np.asarray(window_image, dtype=np.complex64)
         else:
             if result is None:
-                result = np.zeros(kspace.shape, dtype=np.complex64)
+                result = np.zeros(mask.shape, dtype=np.complex64)
             result[frames] += (weight[:, None, None] * window_image).astype(np.complex64)
             total_weight[frames] += weight
         if progress is not None:
