@@ -80,7 +80,7 @@ def dock(viewer, title: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model for the Reconstruct screenshots (default: as the demo)")
-    parser.add_argument("--cs-iterations", type=int, default=40, help="ADMM iterations when the model is cs-ttv")
+    parser.add_argument("--cs-iterations", type=int, default=40, help="solver iterations of a compressed-sensing model")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
     viewer = napari.Viewer(title="napari-dynmri", show=True)
@@ -112,10 +112,10 @@ def main() -> None:
     reconstruct.image.value = zero_filled
     spec = demo_model(args.model)
     reconstruct.model.value = spec
-    reconstruct.iterations.value = args.cs_iterations
+    reconstruct.controls["iterations"].value = args.cs_iterations
     reconstruct.run()
     wait_until(lambda: not reconstruct.running or (
-        reconstruct.progress_bar.total > 0 and reconstruct.progress_bar.n >= reconstruct.progress_bar.total // 3))
+        reconstruct.progress_bar.max > 0 and reconstruct.progress_bar.value >= reconstruct.progress_bar.max // 3))
     if reconstruct.running:
         save(viewer, "reconstruct-running.png", with_activity=True)
     wait_until(lambda: not reconstruct.running)
