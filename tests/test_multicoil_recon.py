@@ -156,3 +156,21 @@ def test_raw_scans_with_many_coils_are_compressed(tmp_path):
     image = get_method("cs-xf", device="cpu", lam=0.003, iterations=20).reconstruct(
         acquisition["kspace"], acquisition["mask"], maps=acquisition["maps"]).image
     assert psnr(image, acquisition["target"]) > psnr(acquisition["zero_filled"], acquisition["target"]) + 2.0
+
+
+def test_coil_data_are_scored_on_virtual_coils_that_keep_the_sense_model():
+    from napari_dynmri.recon.weight import SCORE_COILS, scoring_coils
+
+    target = cardiac_phantom(6, 32, 32, seed=2)
+    maps = birdcage_maps(SCORE_COILS + 2, target.shape[1:])
+    mask = make_mask("vd-random", target.shape, 4, center_lines=4, seed=2)
+    kspace = (fft2c(target[:, None] * maps[None]) * mask[:, None]).astype(np.complex64)  # (T, C, H, W)
+    virtual, virtual_maps = scoring_coils(np.ascontiguousarray(np.moveaxis(kspace, 1, 0)), mask, maps)
+    assert virtual.shape == (SCORE_COILS, *target.shape) and virtual_maps.shape == (SCORE_COILS, *target.shape[1:])
+    # the compressed data are the compressed maps' k-space of the same image: the SENSE model holds
+    predicted = fft2c(target[None] * virtual_maps[:, None]) * mask[None]
+    np.testing.assert_allclose(predicted, virtual, atol=1e-4 * np.abs(virtual).max())
+    sensitivity = (np.abs(maps) ** 2).sum(0)
+    assert ((np.abs(virtual_maps) ** 2).sum(0) <= sensitivity + 1e-5).all()
+    result = get_method("cs-auto", device="cpu", iterations=10, network="none").reconstruct(kspace, mask, maps=maps)
+    assert result.settings["cross_validation"]["chosen"] is not None and result.image.shape == target.shape

@@ -24,7 +24,7 @@ import numpy as np
 
 from napari_dynmri.physics.fft import fft2c, ifft2c
 from napari_dynmri.physics.masks import is_row_mask
-from napari_dynmri.recon.weight import holdout_error, kfold_masks, unsampled_weights
+from napari_dynmri.recon.weight import SCORE_COILS, holdout_error, kfold_masks, scoring_coils, unsampled_weights
 
 SAFEGUARD_FOLDS = 5
 SAFEGUARD_COLUMNS = 64
@@ -76,7 +76,8 @@ def check_network(network, family, factor: float, kspace: np.ndarray, mask: np.n
     at weight ``factor`` (cs-auto's choice) on held-out lines; see the module docstring.
 
     ``kspace``: complex ``(T, H, W)``, or coil-first ``(C, T, H, W)`` with coil ``maps`` ``(C, H, W)`` (the
-    held-out lines of every coil are scored); ``mask``: bool ``(T, H, W)``; ``cross_validation``: the
+    held-out lines of every coil are scored, of the virtual coils of ``scoring_coils`` when there are more
+    than ``SCORE_COILS``); ``mask``: bool ``(T, H, W)``; ``cross_validation``: the
     :class:`~napari_dynmri.recon.weight.CrossValidation` whose folds are used. None when the mask
     has no lines to hold out.
     """
@@ -89,6 +90,8 @@ def check_network(network, family, factor: float, kspace: np.ndarray, mask: np.n
     if fit.shape[0] < 2:
         return None
     columns = _strip(mask.shape[-1]) if is_row_mask(mask) else slice(None)
+    if maps is not None and maps.shape[0] > SCORE_COILS:  # scored as cs-auto's candidates are
+        kspace, maps = scoring_coils(kspace, mask, maps)
     with torch.inference_mode():
         problem = KtProblem.from_kspace(kspace, mask, device=device, columns=None if columns == slice(None) else columns,
                                         maps=maps)
