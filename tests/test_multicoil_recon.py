@@ -136,6 +136,10 @@ def test_cs_auto_on_coils_weighs_every_method(multicoil):
     result = get_method("cs-auto", device="cpu", iterations=20, uncertainty=True).reconstruct(kspace, mask, maps=maps)
     scores = result.settings["cross_validation"]["scores"]
     assert {label.split(" ")[0] for label in scores} == {"cs-xf", "cs-lps", "cs-ttv", "view-sharing"}
+    # coil data are scored unweighted, single-coil data with importance weights (recon.weight)
+    assert result.settings["cross_validation"]["weighting"] == "uniform"
+    single = get_method("cs-auto", device="cpu", iterations=20, network="none").reconstruct(kspace[:, 0], mask)
+    assert single.settings["cross_validation"]["weighting"] == "importance"
     assert result.uncertainty.shape == target.shape and result.coil_maps is maps and result.kspace.shape == kspace.shape
     assert psnr(result.image, target) > psnr((ifft2c(kspace) * maps[None].conj()).sum(axis=1), target) + 2.0
     with pytest.raises(ValueError, match="coil maps"):

@@ -5,8 +5,8 @@ weight. A network that refines a classical start (a cascade with ``init="given"`
 candidate, scored the same way on the first ``SAFEGUARD_FOLDS`` folds: for each fold the chosen
 candidate reconstructs the cine without the fold's lines, the network refines that reconstruction
 (with data consistency on the fold's lines only), and both predict the held-out lines. The network
-is taken when its importance-weighted held-out error, summed over those folds, is below the
-classical one's: a paired comparison on the same lines, so the default is never knowingly made
+is taken when its held-out error, summed over those folds and weighted as cs-auto weighs its
+candidates, is below the classical one's: a paired comparison on the same lines, so the default is never knowingly made
 worse by the network.
 
 For row masks the comparison runs on the ``SAFEGUARD_COLUMNS`` central image columns: the classical
@@ -99,7 +99,9 @@ def check_network(network, family, factor: float, kspace: np.ndarray, mask: np.n
         starts = problem.centred(starts).cpu().numpy()  # (folds, T, H, W')
     measured = fft2c(ifft2c(kspace)[..., columns])  # the strip's k-space from every measured line (per coil)
     strip_maps = None if maps is None else np.ascontiguousarray(maps[..., columns])
-    weights = np.broadcast_to(unsampled_weights(mask)[..., columns], measured.shape)
+    # weighted as cs-auto's candidates are (recon.weight: importance, unweighted for coil data)
+    importance = unsampled_weights(mask)[..., columns] if maps is None else np.ones(mask[..., columns].shape)
+    weights = np.broadcast_to(importance, measured.shape)
     errors = {"classical": 0.0, "network": 0.0}
     for k in range(folds):
         fold_mask = np.ascontiguousarray(fit[k][..., columns])

@@ -20,7 +20,13 @@ per scan"; 12 sets, R = 4, 8, 12, 50 scans, every candidate's PSNR and held-out 
 - **Importance weights** (``DEFAULT_WEIGHTING``): a held-out line of a row sampled in a fraction
   ``p`` of the frames stands for ``(1 - p) / p`` unsampled lines, so the weighted score estimates
   the image error (Parseval). Mean regret 0.39 dB against 0.51 dB unweighted (``"uniform"``),
-  whose worst case was 4.6 dB; both are recorded for every candidate.
+  whose worst case was 4.6 dB; both are recorded for every candidate. **Coil data are scored
+  unweighted** (``COIL_WEIGHTING``): each coil's outer lines, which the weights raise most, are
+  dominated by that coil's own noise (the combination's SNR is not theirs), so the weighted score
+  rewarded predicting nothing there. On the multi-coil benchmark (pig slice, 8 coils, R = 8,
+  against the fully sampled SENSE combination) the importance score chose x-f sparsity at 17.8x
+  its default weight at 8 frames (33.6 dB) and at 10x at 20 frames (35.3 dB); unweighted, x-f at
+  10x (34.1 dB) and temporal TV at 3.2x (35.7 dB; docs/benchmarks.md, "Multi-coil: against BART pics").
 - **Joint grid of method and weight**: each CS method's default weights times ``10 ** e`` for
   ``e`` in ``COARSE_EXPONENTS`` (x1/10 .. x10), view sharing once; then the best candidate's grid is
   extended outwards while its best weight sits on the edge, and refined half a step either side.
@@ -57,6 +63,7 @@ DEFAULT_FOLDS = 10
 DEFAULT_SEED = 0
 WEIGHTINGS = ("importance", "uniform")
 DEFAULT_WEIGHTING = "importance"
+COIL_WEIGHTING = "uniform"
 # image columns the candidates are scored on (row masks; 0 scores every column)
 DEFAULT_SCORE_COLUMNS = 8
 # virtual coils (SVD) that coil data are scored on; the final solve keeps every coil
@@ -85,18 +92,19 @@ class Family(Protocol):
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """How candidates are scored: folds, seed, weighting, scored columns, scoring iterations (None: the method's)."""
+    """How candidates are scored: folds, seed, weighting (None: ``DEFAULT_WEIGHTING``, ``COIL_WEIGHTING`` for
+    coil data), scored columns, scoring iterations (None: the method's)."""
 
     folds: int = DEFAULT_FOLDS
     seed: int = DEFAULT_SEED
-    weighting: str = DEFAULT_WEIGHTING
+    weighting: str | None = None
     score_columns: int = DEFAULT_SCORE_COLUMNS
     iterations: int | None = None
 
     def __post_init__(self):
         if int(self.folds) != self.folds or self.folds < 2:
             raise ValueError(f"cross-validation needs at least 2 folds, got {self.folds}")
-        if self.weighting not in WEIGHTINGS:
+        if self.weighting is not None and self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
         if self.score_columns < 0:
             raise ValueError(f"score_columns must be >= 0, got {self.score_columns}")
@@ -345,8 +353,9 @@ def cross_validate(
 
     fit, held = kfold_masks(mask, settings.folds, settings.seed)
     folds = fit.shape[0]
+    weighting = settings.weighting or (DEFAULT_WEIGHTING if maps is None else COIL_WEIGHTING)
     if folds < 2:
-        return Selection(None, weighting=settings.weighting)
+        return Selection(None, weighting=weighting)
     columns = score_columns(mask.shape[-1], settings.score_columns) if is_row_mask(mask) else None
     if maps is not None and maps.shape[0] > SCORE_COILS:
         kspace, maps = scoring_coils(kspace, mask, maps)
@@ -370,7 +379,7 @@ def cross_validate(
             budget["done"] += folds * len(exponents)
             if progress is not None:
                 progress(budget["done"], budget["total"])
-            return [result[settings.weighting] for result in results]
+            return [result[weighting] for result in results]
 
         name, exponent = grid_search({family.name: family.tunable for family in families}, score)
     if progress is not None and budget["done"] < budget["total"]:
@@ -380,7 +389,7 @@ def cross_validate(
         factor=1.0 if exponent is None else float(10.0 ** exponent),
         scores=evaluated,
         folds=folds,
-        weighting=settings.weighting,
+        weighting=weighting,
         columns=mask.shape[-1] if columns is None else len(columns),
         held_out_lines=int(held.sum() // (mask.shape[-1] if is_row_mask(mask) else 1)),
     )
