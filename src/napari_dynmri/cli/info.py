@@ -1,5 +1,5 @@
 """``dynmri info INPUT``: print what the cine reader sees in a file, a DICOM folder or a sample, or, for
-raw k-space (ISMRMRD, BART, fastMRI / CMRxRecon ``.h5`` / ``.mat``), what the raw reader sees: coils,
+raw k-space (ISMRMRD, BART, fastMRI / CMRxRecon ``.h5`` / ``.mat``, Siemens twix ``.dat``), what the raw reader sees: coils,
 matrix, frames, sampling (lines measured, already undersampled or not, acceleration) and noise scans."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
         "input",
         metavar="INPUT",
         help="a .npy/.npz/.nii(.gz)/.mat/.h5/.tif file, a DICOM folder, sample:pig / sample:phantom, or raw "
-        "k-space (ISMRMRD .h5, BART .cfl/.hdr, fastMRI / CMRxRecon .h5 / .mat)",
+        "k-space (ISMRMRD .h5, BART .cfl/.hdr, fastMRI / CMRxRecon .h5 / .mat, Siemens twix .dat)",
     )
     raw = parser.add_argument_group("raw k-space (any of these reads INPUT as raw k-space)")
     raw.add_argument("--layout", default=None,

@@ -121,8 +121,8 @@ def register(subparsers) -> None:
         "recon",
         help="reconstruct an undersampled cine (compressed sensing, view sharing, a network or zero filling)",
         description="Reconstruct a `dynmri simulate` npz, raw multi-coil k-space (ISMRMRD, fastMRI / CMRxRecon "
-        ".h5 or .mat, BART .cfl: SENSE with ESPIRiT coil maps; undersampled scans as measured), or a fully "
-        "sampled cine or raw scan undersampled on the fly with the mask options (scaled to max |x| = 1, exactly "
+        ".h5 or .mat, BART .cfl, Siemens twix .dat: SENSE with ESPIRiT coil maps; undersampled scans as measured), "
+        "or a fully sampled cine or raw scan undersampled on the fly with the mask options (scaled to max |x| = 1, exactly "
         "as `dynmri simulate`). An .npz output (napari_dynmri.Reconstruction.save; Reconstruction.load reads it) "
         "holds recon plus the kspace, mask, zero_filled, target (when known), coil_maps (raw scans), meta (JSON) "
         "it used and, with --uncertainty, the trust map (uncertainty, float32 (T, H, W)); "

@@ -1,7 +1,8 @@
 """Raw multi-coil k-space: readers for scanner and challenge formats into one :class:`RawScan`.
 
 :func:`read_raw` reads ISMRMRD ``.h5`` (:mod:`.ismrmrd_file`), fastMRI / CMRxRecon-style ``.h5`` and
-MATLAB v5 / v7.3 ``.mat`` (:mod:`.arrays`) and BART ``.cfl`` / ``.hdr`` (:mod:`.cfl`) into complex64
+MATLAB v5 / v7.3 ``.mat`` (:mod:`.arrays`), BART ``.cfl`` / ``.hdr`` (:mod:`.cfl`) and Siemens twix ``.dat``
+(:mod:`.twix`, with ``twixtools``) into complex64
 ``(T, C, H, W)`` k-space with its bool ``(T, H, W)`` line mask and a ``meta`` dict. Every failure is one
 line (a :class:`~napari_dynmri.validation.InputError` naming the file), never a traceback, and sizes are
 checked before anything large is decoded. :func:`coil_combine` turns a scan into the single-coil
@@ -20,7 +21,8 @@ from napari_dynmri.io.raw.arrays import HDF5_SUFFIXES, MAT_SUFFIXES, apply_mask,
 from napari_dynmri.io.raw.scan import RawReadError, RawScan, fail, sampling_summary
 
 CFL_SUFFIXES = (".cfl", ".hdr")
-RAW_SUFFIXES = (*HDF5_SUFFIXES, *MAT_SUFFIXES, *CFL_SUFFIXES)
+TWIX_SUFFIXES = (".dat",)
+RAW_SUFFIXES = (*HDF5_SUFFIXES, *MAT_SUFFIXES, *CFL_SUFFIXES, *TWIX_SUFFIXES)
 
 __all__ = [
     "RAW_SUFFIXES",
@@ -44,7 +46,7 @@ def _guard(source, what: str, read):
         raise RawReadError(str(err)) from None
     except MemoryError:
         raise fail(source, f"is too large to read as {what} in the memory available") from None
-    except Exception as err:  # h5py, scipy and ismrmrd raise anything from OSError to KeyError on bad files
+    except Exception as err:  # h5py, scipy, ismrmrd and twixtools raise anything from OSError to KeyError on bad files
         raise fail(source, f"cannot read as {what}: {type(err).__name__}: {err}") from err
 
 
@@ -54,17 +56,18 @@ def read_raw(path: str | os.PathLike, layout: str | None = None, variable: str |
     """Read raw Cartesian k-space of one slice into a :class:`RawScan`.
 
     Args:
-        path: ISMRMRD ``.h5``, fastMRI/CMRxRecon ``.h5``, MATLAB ``.mat`` (v5 or v7.3) or BART ``.cfl``/``.hdr``.
+        path: ISMRMRD ``.h5``, fastMRI/CMRxRecon ``.h5``, MATLAB ``.mat`` (v5 or v7.3), BART ``.cfl``/``.hdr`` or
+            Siemens twix ``.dat`` (VD/VE, VB).
         layout: the stored array's axis order, e.g. ``"kx,ky,coil,slice,frame"`` (MATLAB order for ``.mat``,
             numpy order for ``.h5``); inferred when None (``meta['layout']``, ``meta['layout_reason']``).
-            Not for ISMRMRD or BART files, whose headers give the order.
+            Not for ISMRMRD, BART or twix files, whose headers give the order.
         variable: the k-space variable of a ``.mat`` / ``.h5`` array file (default: the largest complex one).
         mask: a mask file (``.mat``, ``.h5``, ``.npy``) or array applied to fully sampled k-space (CMRxRecon
             ships masks apart): only its lines are kept; a line it measures that the k-space lacks is refused.
         mask_variable: the mask's variable name (default ``mask``, or the only real array).
         slice_index: the slice of multi-slice data (default: the middle one).
         oversampling: readout oversampling factor to remove from array and BART files (None: detect;
-            ISMRMRD and fastMRI headers say it themselves).
+            ISMRMRD, twix and fastMRI headers say it themselves).
 
     Returns:
         :class:`RawScan`: ``kspace`` complex64 ``(T, C, H, W)``, ``mask`` bool ``(T, H, W)``, ``meta``.
@@ -79,6 +82,14 @@ def read_raw(path: str | os.PathLike, layout: str | None = None, variable: str |
         if layout is not None or variable is not None:
             raise fail(path, "BART files have fixed dimensions; layout and variable do not apply")
         scan = _guard(path, "BART .cfl/.hdr", lambda: read_cfl(path, slice_index=slice_index, oversampling=oversampling))
+        order = "matlab"
+    elif suffix in TWIX_SUFFIXES:
+        from napari_dynmri.io.raw.twix import read_twix
+
+        if layout is not None or variable is not None or oversampling is not None:
+            raise fail(path, "is a Siemens twix file, whose protocol gives the order and the oversampling; layout, "
+                       "variable and oversampling do not apply")
+        scan = _guard(path, "Siemens twix", lambda: read_twix(path, slice_index))
         order = "matlab"
     elif suffix in HDF5_SUFFIXES + MAT_SUFFIXES:
         validation.check_input_file(path)
@@ -118,14 +129,19 @@ def _with_mask(scan: RawScan, mask, variable, order) -> RawScan:
 def is_raw_kspace(path) -> bool:
     """True when ``path`` holds raw k-space for :func:`read_raw` rather than a cine for ``read_cine``.
 
-    BART files and ISMRMRD files always; ``.mat`` / ``.h5`` files when a variable's name says k-space
-    (``kspace*``, ``kdata*``, ``ksp*``, ``raw*``) and it has 2 dimensions or 4 and more (a ``(T, H, W)``
-    ``kspace`` stays a single-coil cine). Judged from headers only; a file that cannot be opened is not.
+    BART files and ISMRMRD files always; ``.dat`` files that start as Siemens twix files do
+    (:func:`~napari_dynmri.io.raw.twix.is_twix`, truncated ones too); ``.mat`` / ``.h5`` files when a
+    variable's name says k-space (``kspace*``, ``kdata*``, ``ksp*``, ``raw*``) and it has 2 dimensions or 4
+    and more (a ``(T, H, W)`` ``kspace`` stays a single-coil cine). Judged from headers only; a file that cannot be opened is not.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in CFL_SUFFIXES:
         return True
+    if suffix in TWIX_SUFFIXES:
+        from napari_dynmri.io.raw.twix import is_twix
+
+        return is_twix(path)
     if suffix not in HDF5_SUFFIXES + MAT_SUFFIXES:
         return False
     try:
