@@ -11,6 +11,7 @@ from napari_dynmri.recon.sparse import lps_objective, xf_objective
 from napari_dynmri.recon.trust import fold_spread
 from napari_dynmri.recon.weight import (
     COARSE_EXPONENTS,
+    SCREEN_MARGIN,
     CrossValidation,
     cross_validate,
     grid_search,
@@ -90,7 +91,7 @@ def test_folds_pick_the_candidate_the_single_split_gets_wrong(scan):
     with torch.inference_mode():
         problem = KtProblem.from_kspace(kspace, mask)
         scorer = HeldOutScorer(problem, mask, split[None])
-        scores = [scorer.scores(family.predict(problem, [1.0]), 1)[0]["importance"] for family in families]
+        scores = [scorer.scores(family.predict(problem, [1.0]))[0]["importance"] for family in families]
     assert scores[0] < scores[1]
 
 
@@ -110,15 +111,60 @@ def test_joint_search_finds_a_weight_off_the_coarse_grid_and_records_it(scan):
                                progress=lambda done, total: seen.append((done, total)))
     assert selection.family == "tuned" and selection.factor == pytest.approx(10**1.75)
     labels = set(selection.scores)
-    assert {"tuned x31.6", "tuned x56.2", "tuned x100", "fixed"} <= labels
+    assert {"tuned x31.6", "tuned x56.2", "tuned x100"} <= labels
+    assert "fixed" in selection.screened  # worse everywhere: scored on the first half of the folds only
     assert max(float(label.split("x")[1]) for label in labels if label.startswith("tuned")) <= 100.0 + 1e-6
     assert all(total == planned_solves(4, [True, False]) for _, total in seen)
     assert [done for done, _ in seen] == sorted({done for done, _ in seen})
     summary = selection.summary()
     assert summary["chosen"] == "tuned x56.2" and summary["folds"] == 4
-    assert set(summary["scores"]["fixed"]) == {"importance", "uniform"}
+    assert set(summary["screened_out"]["fixed"]) == {"importance", "uniform"} and summary["screening_folds"] == 2
     with pytest.raises(ReconCancelled):
         cross_validate(kspace, mask, families, CrossValidation(folds=4), should_stop=lambda: True)
+
+
+class _Counting(_Fixed):
+    """A :class:`_Fixed` family that records how many fold problems it was asked to solve."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.solved = 0
+
+    def predict(self, problem, factors, iterations=None, should_stop=None):
+        self.solved += len(np.atleast_1d(factors))
+        return super().predict(problem, factors, iterations, should_stop)
+
+
+def test_screening_solves_a_clearly_worse_candidate_on_half_the_folds_only(scan):
+    # "near" is 5 % worse than "best" in error (inside SCREEN_MARGIN), "far" is 4x worse: near is scored
+    # on every fold, far on the first half only, and the choice is the one every fold would make
+    target, mask, kspace = scan
+    rng = np.random.default_rng(2)
+    noise = rng.standard_normal(target.shape) + 1j * rng.standard_normal(target.shape)
+    families = [_Counting(name, target + amplitude * noise)
+                for name, amplitude in (("best", 0.05), ("far", 0.2), ("near", 0.05 * np.sqrt(1.05)))]
+    selection = cross_validate(kspace, mask, families, CrossValidation(folds=6, score_columns=0))
+    assert selection.family == "best" and set(selection.scores) == {"best", "near"}
+    assert set(selection.screened) == {"far"} and [f.solved for f in families] == [6, 3, 6]
+    assert selection.scores["best"]["importance"] < selection.scores["near"]["importance"]
+    assert selection.screened["far"]["importance"] > (1 + SCREEN_MARGIN) * selection.scores["best"]["importance"]
+
+
+def test_column_errors_are_the_fold_errors_split_by_column(scan):
+    from napari_dynmri.recon.weight import HeldOutScorer
+
+    _, mask, kspace = scan
+    fit, held = kfold_masks(mask, 4, 0)
+    with torch.inference_mode():
+        problem = KtProblem.from_kspace(kspace, mask)
+        scorer = HeldOutScorer(problem, mask, held)
+        images = problem.restricted(fit).zero_filled()  # (K, ...): one candidate per fold
+        columns = scorer.column_errors(images, 4)
+        folds = scorer.fold_errors(images, np.arange(4))
+    for weighting in ("importance", "uniform"):
+        assert columns[weighting].shape == (1, mask.shape[-1])
+        assert float(columns[weighting].sum()) == pytest.approx(float(folds[weighting].sum()), rel=1e-5)
+        assert float(folds[weighting].min()) > 0  # zero filling predicts no held-out line
 
 
 def test_grid_search_stays_inside_the_limit_and_off_the_edge():
@@ -213,7 +259,7 @@ def test_cs_auto_records_its_choice_and_every_candidate(scan):
     assert settings["choice"] == "cross-validation"
     record = settings["cross_validation"]
     scores = record["scores"]
-    assert {"view-sharing", "cs-xf x1", "cs-lps x0.1", "cs-ttv x10"} <= set(scores)
+    assert {"view-sharing", "cs-xf x1", "cs-lps x0.1", "cs-ttv x10"} <= set(scores) | set(record["screened_out"])
     assert record["chosen"] == min(scores, key=lambda label: scores[label]["importance"])
     assert record["chosen"].startswith(settings["method"])
     assert psnr(result.image, target) > psnr(ifft2c(kspace), target) + 2.0

@@ -38,6 +38,14 @@ per scan"; 12 sets, R = 4, 8, 12, 50 scans, every candidate's PSNR and held-out 
   solve is not done: at 50 of 100 iterations the mean regret grew to 1.2 dB.
   Coil data are scored on ``SCORE_COILS`` SVD virtual coils (:func:`scoring_coils`): the same
   choice in half the time on the multi-coil benchmark.
+- **Screening** (``SCREEN_MARGIN``): every candidate is solved on the first half of the folds; one
+  whose error there exceeds the best error there so far by more than 10 % is not solved on the
+  other half (``Selection.screened`` keeps its half score), the others are scored on every fold.
+  A candidate that far behind on half the held-out lines does not win on all of them: on 37
+  stress scans (R = 4, 8, 12; ``benchmarks/selection.py``'s sets) cs-auto chose the same
+  candidate with and without screening, with 5 to 16 of 18 candidates screened out; on the
+  multi-coil benchmark the cross-validation took 23 s instead of 59 s, with the same choice
+  (docs/benchmarks.md, "Speed of the cross-validated default").
 
 Lines are ``(frame, row)`` pairs when the mask samples whole rows (Cartesian phase encoding along
 ``H``), single k-space samples otherwise (then every column is scored). "Always sampled" means
@@ -66,6 +74,9 @@ DEFAULT_WEIGHTING = "importance"
 COIL_WEIGHTING = "uniform"
 # image columns the candidates are scored on (row masks; 0 scores every column)
 DEFAULT_SCORE_COLUMNS = 8
+# a candidate whose error on the first half of the folds exceeds the best one's there by this fraction
+# is not solved on the other half (screened out)
+SCREEN_MARGIN = 0.1
 # virtual coils (SVD) that coil data are scored on; the final solve keeps every coil
 SCORE_COILS = 4
 # weight factors 10**e; the grid is extended by COARSE_STEP while the best sits on its edge (up to
@@ -122,12 +133,14 @@ class Selection:
     """The chosen candidate (``family``, weight ``factor``) and every candidate's scores.
 
     ``scores[label]`` holds ``{"importance": ..., "uniform": ...}``, each the held-out error summed
-    over folds relative to the held-out signal; ``family`` is None when there was nothing to hold out.
+    over folds relative to the held-out signal; ``screened[label]`` the same over the first half of the
+    folds, for the candidates screened out there; ``family`` is None when there was nothing to hold out.
     """
 
     family: str | None
     factor: float = 1.0
     scores: dict = field(default_factory=dict)
+    screened: dict = field(default_factory=dict)
     folds: int = 0
     weighting: str = DEFAULT_WEIGHTING
     columns: int = 0
@@ -144,6 +157,9 @@ class Selection:
             "held_out_lines": self.held_out_lines,
             "scores": {label: {key: round(value, 6) for key, value in score.items()}
                        for label, score in self.scores.items()},
+            "screening_folds": screening_folds(self.folds)[0].size if self.screened else self.folds,
+            "screened_out": {label: {key: round(value, 6) for key, value in score.items()}
+                             for label, score in self.screened.items()},
         }
 
 
@@ -241,8 +257,8 @@ class HeldOutScorer:
         importance = np.broadcast_to(unsampled_weights(mask), mask.shape).astype(np.float32)
         self.weights = {"importance": problem.layout(importance), "uniform": None}
         signal = problem.y.abs() ** 2 * self.held
-        self.reference = {name: self._per_column(signal if w is None else signal * w).sum(0)
-                          for name, w in self.weights.items()}
+        self.reference = {name: self._summed(signal if w is None else signal * w).double()
+                          for name, w in self.weights.items()}  # (K,) held-out signal per fold
 
     def _per_column(self, errors):
         """Errors ``(..., [C,] T, ...)`` in the layout summed to one value per image column ``(..., W')``."""
@@ -252,19 +268,46 @@ class HeldOutScorer:
             return errors.sum(dim=(-3, -1))
         return errors.sum(dim=(-3, -2))
 
-    def column_errors(self, images, folds: int) -> dict:
-        """``images`` ``(K * F, ...)`` (fold-major) -> ``{weighting: (F, W') tensor}``, errors summed over folds."""
-        residual = (self.problem.kspace_of(images) - self.problem.y).abs() ** 2
-        residual = residual.reshape(folds, -1, *residual.shape[1:]) * self.held[:, None]
-        return {name: self._per_column(residual if w is None else residual * w).sum(0)
-                for name, w in self.weights.items()}
+    def _summed(self, errors):
+        """Errors ``(..., [C,] T, ...)`` in the layout summed to one value per problem ``(...)``."""
+        return self._per_column(errors).sum(-1)
 
-    def scores(self, images, folds: int) -> list[dict]:
-        """``images`` ``(K * F, ...)`` (fold-major) -> ``F`` dicts of errors relative to the held-out signal."""
-        errors = self.column_errors(images, folds)
-        totals = {name: errors[name].sum(-1) / max(float(self.reference[name].sum()), 1e-30) for name in errors}
+    def fold_errors(self, images, subset, per_column: bool = False) -> dict:
+        """``images`` ``(len(subset) * F, ...)`` (fold-major) of the folds ``subset`` (an index array) ->
+        ``{weighting: (len(subset), F) float64 tensor}`` of their held-out errors (``(len(subset), F, W')``,
+        one per image column, with ``per_column``)."""
+        held = self.held[torch_index(subset, self.held.device)]
+        residual = (self.problem.kspace_of(images) - self.problem.y).abs() ** 2
+        residual = residual.reshape(len(subset), -1, *residual.shape[1:]) * held[:, None]
+        reduce = self._per_column if per_column else self._summed
+        return {name: reduce(residual if w is None else residual * w).double() for name, w in self.weights.items()}
+
+    def column_errors(self, images, folds: int) -> dict:
+        """``images`` ``(K * F, ...)`` of every fold -> ``{weighting: (F, W')}`` summed over the folds (the
+        per-column records of ``benchmarks/selection.py``)."""
+        return {name: value.sum(0) for name, value in self.fold_errors(images, np.arange(folds), True).items()}
+
+    def relative(self, errors: dict, subset) -> dict:
+        """Fold errors ``{weighting: (len(subset), F)}`` -> ``{weighting: (F,)}`` summed over the folds and divided
+        by their held-out signal."""
+        index = torch_index(subset, self.held.device)
+        return {name: value.sum(0) / max(float(self.reference[name][index].sum()), 1e-30)
+                for name, value in errors.items()}
+
+    def scores(self, images, subset=None) -> list[dict]:
+        """``images`` ``(len(subset) * F, ...)`` (fold-major; ``subset`` default: every fold) -> ``F`` dicts of
+        errors relative to the held-out signal."""
+        subset = np.arange(self.held.shape[0]) if subset is None else np.asarray(subset)
+        totals = self.relative(self.fold_errors(images, subset), subset)
         count = next(iter(totals.values())).shape[0]
         return [{name: float(totals[name][i]) for name in totals} for i in range(count)]
+
+
+def torch_index(subset, device):
+    """An index array as a torch index on ``device``."""
+    import torch
+
+    return torch.as_tensor(np.asarray(subset, dtype=np.int64), device=device)
 
 
 def grid_search(tunable: dict[str, bool], score: Callable[[str, list], list[float]]) -> tuple[str, float | None]:
@@ -301,6 +344,13 @@ def grid_search(tunable: dict[str, bool], score: Callable[[str, list], list[floa
             evaluate(name, finer)
         name, exponent = best()
     return name, exponent
+
+
+def screening_folds(folds: int) -> tuple[np.ndarray, np.ndarray]:
+    """The folds every candidate is solved on (the first half) and those only the unscreened ones are (the rest);
+    with fewer than 4 folds, every fold is in the first group."""
+    order = np.arange(folds)
+    return (order, order[:0]) if folds < 4 else (order[: folds // 2], order[folds // 2:])
 
 
 def planned_solves(folds: int, tunable: list[bool]) -> int:
@@ -342,9 +392,10 @@ def cross_validate(
     """Choose among ``families`` (each a :class:`Family`) and their weights by K-fold cross-validation.
 
     ``kspace``: complex ``(T, H, W)``, or ``(C, T, H, W)`` with coil ``maps`` ``(C, H, W)``; ``mask``: bool
-    ``(T, H, W)``. ``progress(done, total)`` counts
+    ``(T, H, W)``. Candidates are screened on the first half of the folds (:func:`screening_folds`,
+    ``SCREEN_MARGIN``). ``progress(done, total)`` counts
     candidate-fold solves against :func:`planned_solves` (it jumps to the total at the end when the
-    grid needed no extension); ``should_stop()`` is polled
+    grid needed no extension or candidates were screened out); ``should_stop()`` is polled
     between and inside solves (True raises :class:`~napari_dynmri.solvers.loop.ReconCancelled`).
     """
     import torch
@@ -361,25 +412,47 @@ def cross_validate(
         kspace, maps = scoring_coils(kspace, mask, maps)
     by_name = {family.name: family for family in families}
     evaluated: dict[str, dict] = {}
+    screened: dict[str, dict] = {}
+    first, rest = screening_folds(folds)
+    partial = {}  # label -> error on the first folds, for screening
     budget = {"done": 0, "total": planned_solves(folds, [family.tunable for family in families])}
     with torch.inference_mode():
         problem = KtProblem.from_kspace(kspace, mask, device=device, columns=columns, maps=maps)
         scorer = HeldOutScorer(problem, mask, held)
-        fold_problems = problem.restricted(fit)
 
-        def score(name, exponents):
+        def solve(name, factors, subset) -> dict:
             if should_stop is not None and should_stop():
                 raise ReconCancelled("the cross-validation was cancelled")
-            factors = np.array([1.0 if e is None else 10.0 ** e for e in exponents])
-            batch = fold_problems.repeated(len(exponents))
-            images = by_name[name].predict(batch, np.tile(factors, folds), settings.iterations, should_stop)
-            results = scorer.scores(images, folds)
-            for exponent, result in zip(exponents, results):
-                evaluated[candidate_label(name, exponent)] = result
-            budget["done"] += folds * len(exponents)
+            batch = problem.restricted(fit[subset]).repeated(len(factors))
+            images = by_name[name].predict(batch, np.tile(factors, len(subset)), settings.iterations, should_stop)
+            budget["done"] += len(subset) * len(factors)
             if progress is not None:
                 progress(budget["done"], budget["total"])
-            return [result[weighting] for result in results]
+            return scorer.fold_errors(images, subset)
+
+        def score(name, exponents):
+            labels = [candidate_label(name, e) for e in exponents]
+            factors = np.array([1.0 if e is None else 10.0 ** e for e in exponents])
+            errors = solve(name, factors, first)
+            if not rest.size:
+                totals = scorer.relative(errors, first)
+                evaluated.update({label: {key: float(totals[key][i]) for key in totals}
+                                  for i, label in enumerate(labels)})
+                return [evaluated[label][weighting] for label in labels]
+            screen = scorer.relative(errors, first)
+            partial.update({label: float(screen[weighting][i]) for i, label in enumerate(labels)})
+            cutoff = min(partial.values()) * (1.0 + SCREEN_MARGIN)
+            kept = [i for i, label in enumerate(labels) if partial[label] <= cutoff]
+            for i, label in enumerate(labels):
+                if i not in kept:
+                    screened[label] = {key: float(screen[key][i]) for key in screen}
+            if kept:
+                more = solve(name, factors[kept], rest)
+                whole = {key: torch.cat([errors[key][:, kept], more[key]]) for key in errors}
+                totals = scorer.relative(whole, np.concatenate([first, rest]))
+                evaluated.update({labels[i]: {key: float(totals[key][j]) for key in totals}
+                                  for j, i in enumerate(kept)})
+            return [evaluated[label][weighting] if label in evaluated else np.inf for label in labels]
 
         name, exponent = grid_search({family.name: family.tunable for family in families}, score)
     if progress is not None and budget["done"] < budget["total"]:
@@ -388,6 +461,7 @@ def cross_validate(
         family=name,
         factor=1.0 if exponent is None else float(10.0 ** exponent),
         scores=evaluated,
+        screened=screened,
         folds=folds,
         weighting=weighting,
         columns=mask.shape[-1] if columns is None else len(columns),

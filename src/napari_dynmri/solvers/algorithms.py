@@ -204,12 +204,25 @@ def temporal_tv_prox(v, lam, dual, iterations: int = TV_PROX_ITERATIONS):
 
     Dual projected gradient: ``x = v - D^H w``, ``w <- P(w + D x / 4)`` with ``P`` the projection of
     every complex entry onto the disc of radius ``lam`` (``1/4`` is ``1 / ||D||^2``). ``dual``: the
-    start ``w`` (zeros, or the previous call's, warm), shaped as ``v``. Returns ``(x, w)``.
+    start ``w`` (zeros, or the previous call's, warm), shaped as ``v``; it is updated in place (the
+    circular differences are written into preallocated tensors: half the time of allocating ones on
+    2 CPU cores). Returns ``(x, w)``.
     """
+    x, step = torch.empty_like(v), torch.empty_like(v)
+
+    def primal():  # x = v - D^H w = v + w[t] - w[t - 1]
+        torch.add(v, dual, out=x)
+        x[..., 1:, :, :].sub_(dual[..., :-1, :, :])
+        x[..., :1, :, :].sub_(dual[..., -1:, :, :])
+
     for _ in range(iterations):
-        dual = dual + 0.25 * temporal_difference(v - adjoint_difference(dual))
-        dual = dual * torch.clamp(lam / torch.clamp(dual.abs(), min=1e-12), max=1.0)
-    return v - adjoint_difference(dual), dual
+        primal()
+        torch.sub(x[..., 1:, :, :], x[..., :-1, :, :], out=step[..., :-1, :, :])  # D x = x[t + 1] - x[t]
+        torch.sub(x[..., :1, :, :], x[..., -1:, :, :], out=step[..., -1:, :, :])
+        dual.add_(step, alpha=0.25)
+        dual.mul_(dual.abs().clamp_(min=1e-12).reciprocal_().mul_(lam).clamp_(max=1.0))
+    primal()
+    return x, dual
 
 
 class TemporalTV:
