@@ -434,22 +434,19 @@ def cross_validate(
             labels = [candidate_label(name, e) for e in exponents]
             factors = np.array([1.0 if e is None else 10.0 ** e for e in exponents])
             errors = solve(name, factors, first)
-            if not rest.size:
-                totals = scorer.relative(errors, first)
-                evaluated.update({label: {key: float(totals[key][i]) for key in totals}
-                                  for i, label in enumerate(labels)})
-                return [evaluated[label][weighting] for label in labels]
-            screen = scorer.relative(errors, first)
-            partial.update({label: float(screen[weighting][i]) for i, label in enumerate(labels)})
-            cutoff = min(partial.values()) * (1.0 + SCREEN_MARGIN)
-            kept = [i for i, label in enumerate(labels) if partial[label] <= cutoff]
-            for i, label in enumerate(labels):
-                if i not in kept:
-                    screened[label] = {key: float(screen[key][i]) for key in screen}
+            kept = list(range(len(labels)))
+            if rest.size:
+                screen = scorer.relative(errors, first)
+                partial.update({label: float(screen[weighting][i]) for i, label in enumerate(labels)})
+                cutoff = min(partial.values()) * (1.0 + SCREEN_MARGIN)
+                kept = [i for i, label in enumerate(labels) if partial[label] <= cutoff]
+                screened.update({label: {key: float(screen[key][i]) for key in screen}
+                                 for i, label in enumerate(labels) if i not in kept})
             if kept:
-                more = solve(name, factors[kept], rest)
-                whole = {key: torch.cat([errors[key][:, kept], more[key]]) for key in errors}
-                totals = scorer.relative(whole, np.concatenate([first, rest]))
+                if rest.size:
+                    more = solve(name, factors[kept], rest)
+                    errors = {key: torch.cat([errors[key][:, kept], more[key]]) for key in errors}
+                totals = scorer.relative(errors, np.concatenate([first, rest]))
                 evaluated.update({labels[i]: {key: float(totals[key][j]) for key in totals}
                                   for j, i in enumerate(kept)})
             return [evaluated[label][weighting] if label in evaluated else np.inf for label in labels]
