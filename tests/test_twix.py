@@ -323,3 +323,20 @@ def test_twix_agrees_with_twixtools_map_twix(cine_file):
     theirs = np.transpose(image[:][:, 1], (0, 2, 1, 3))  # slice 1 as (T, C, H, W)
     ours = read_raw(cine_file[0]).kspace
     assert np.linalg.norm(ours - np.sqrt(2) * theirs) < 1e-5 * np.linalg.norm(ours)
+
+
+def test_napari_reader_opens_a_twix_file_as_the_scan_as_measured(cine_file, tmp_path):
+    from napari_dynmri._napari._layers import KSPACE_KEY, MASK_KEY, ROLE_KEY
+    from napari_dynmri._napari._reader import napari_get_reader, read_raw_layers
+
+    path, _ = cine_file
+    assert napari_get_reader(str(path)) is read_raw_layers
+    text = tmp_path / "log.dat"
+    text.write_text("temperature log 21.5 22.0 21.8\n" * 40)
+    assert napari_get_reader(str(text)) is not read_raw_layers
+    (data, kwargs, _), (maps, _, _) = read_raw_layers(str(path))
+    scan = read_raw(path)
+    assert data.shape == (T, H, BASE) and maps.shape == (C, H, BASE)
+    assert kwargs["metadata"][ROLE_KEY] == "zero-filled"  # lines are missing: reconstructed as measured
+    assert np.array_equal(kwargs["metadata"][MASK_KEY], scan.mask)
+    assert kwargs["metadata"][KSPACE_KEY].shape == (T, C, H, BASE)
