@@ -41,9 +41,9 @@ per scan"; 12 sets, R = 4, 8, 12, 50 scans, every candidate's PSNR and held-out 
 - **Screening** (``SCREEN_MARGIN``): every candidate is solved on the first half of the folds; one
   whose error there exceeds the best error there so far by more than 10 % is not solved on the
   other half (``Selection.screened`` keeps its half score), the others are scored on every fold.
-  A candidate that far behind on half the held-out lines does not win on all of them: on 37
-  stress scans (R = 4, 8, 12; ``benchmarks/selection.py``'s sets) cs-auto chose the same
-  candidate with and without screening, with 5 to 16 of 18 candidates screened out; on the
+  A candidate that far behind on half the held-out lines does not win on all of them: on the 51
+  stress scans of ``benchmarks/selection.py`` (R = 4, 8, 12) cs-auto chose the same candidate with
+  and without screening, with 5 to 16 of 18 candidates screened out; on the
   multi-coil benchmark the cross-validation took 23 s instead of 59 s, with the same choice
   (docs/benchmarks.md, "Speed of the cross-validated default").
 
