@@ -148,6 +148,12 @@ def test_screening_solves_a_clearly_worse_candidate_on_half_the_folds_only(scan)
     assert set(selection.screened) == {"far"} and [f.solved for f in families] == [6, 3, 6]
     assert selection.scores["best"]["importance"] < selection.scores["near"]["importance"]
     assert selection.screened["far"]["importance"] > (1 + SCREEN_MARGIN) * selection.scores["best"]["importance"]
+    unscreened = cross_validate(kspace, mask, families, CrossValidation(folds=6, score_columns=0, screen_margin=np.inf))
+    assert not unscreened.screened and [f.solved for f in families] == [12, 9, 12]  # 6 more each
+    assert unscreened.family == "best" and unscreened.scores["best"] == pytest.approx(selection.scores["best"])
+    for margin in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="screening margin"):
+            CrossValidation(screen_margin=margin)
 
 
 def test_column_errors_are_the_fold_errors_split_by_column(scan):

@@ -38,14 +38,15 @@ per scan"; 12 sets, R = 4, 8, 12, 50 scans, every candidate's PSNR and held-out 
   solve is not done: at 50 of 100 iterations the mean regret grew to 1.2 dB.
   Coil data are scored on ``SCORE_COILS`` SVD virtual coils (:func:`scoring_coils`): the same
   choice in half the time on the multi-coil benchmark.
-- **Screening** (``SCREEN_MARGIN``): every candidate is solved on the first half of the folds; one
-  whose error there exceeds the best error there so far by more than 10 % is not solved on the
-  other half (``Selection.screened`` keeps its half score), the others are scored on every fold.
-  A candidate that far behind on half the held-out lines does not win on all of them: on the 51
-  stress scans of ``benchmarks/selection.py`` (R = 4, 8, 12) cs-auto chose the same candidate with
-  and without screening, with 5 to 16 of 18 candidates screened out; on the
-  multi-coil benchmark the cross-validation took 23 s instead of 59 s, with the same choice
-  (docs/benchmarks.md, "Speed of the cross-validated default").
+- **Screening** (``SCREEN_MARGIN``, ``CrossValidation.screen_margin``): every candidate is solved
+  on the first half of the folds; one whose error there exceeds the best error there so far by more
+  than 10 % is not solved on the other half (``Selection.screened`` keeps its half score), the
+  others are scored on every fold. A candidate that far behind on half the held-out lines does not
+  win on all of them: on the 51 stress scans of ``benchmarks/selection.py`` (R = 4, 8, 12) cs-auto
+  chose the same candidate with and without screening, with 5 to 16 of 18 to 20 candidates screened out
+  (``benchmarks/selection.py screening``); on the multi-coil benchmark the cross-validation took
+  23 s instead of 59 s, with the same choice (docs/benchmarks.md, "Speed of the cross-validated
+  default").
 
 Lines are ``(frame, row)`` pairs when the mask samples whole rows (Cartesian phase encoding along
 ``H``), single k-space samples otherwise (then every column is scored). "Always sampled" means
@@ -104,13 +105,14 @@ class Family(Protocol):
 @dataclass(frozen=True)
 class CrossValidation:
     """How candidates are scored: folds, seed, weighting (None: ``DEFAULT_WEIGHTING``, ``COIL_WEIGHTING`` for
-    coil data), scored columns, scoring iterations (None: the method's)."""
+    coil data), scored columns, scoring iterations (None: the method's), screening margin (``inf``: none)."""
 
     folds: int = DEFAULT_FOLDS
     seed: int = DEFAULT_SEED
     weighting: str | None = None
     score_columns: int = DEFAULT_SCORE_COLUMNS
     iterations: int | None = None
+    screen_margin: float = SCREEN_MARGIN
 
     def __post_init__(self):
         if int(self.folds) != self.folds or self.folds < 2:
@@ -121,6 +123,8 @@ class CrossValidation:
             raise ValueError(f"score_columns must be >= 0, got {self.score_columns}")
         if self.iterations is not None and self.iterations < 1:
             raise ValueError(f"scoring iterations must be >= 1, got {self.iterations}")
+        if not self.screen_margin >= 0:  # also refuses nan
+            raise ValueError(f"the screening margin must be >= 0 (inf: no screening), got {self.screen_margin}")
 
 
 def candidate_label(family: str, exponent: float | None) -> str:
@@ -393,7 +397,7 @@ def cross_validate(
 
     ``kspace``: complex ``(T, H, W)``, or ``(C, T, H, W)`` with coil ``maps`` ``(C, H, W)``; ``mask``: bool
     ``(T, H, W)``. Candidates are screened on the first half of the folds (:func:`screening_folds`,
-    ``SCREEN_MARGIN``). ``progress(done, total)`` counts
+    ``settings.screen_margin``). ``progress(done, total)`` counts
     candidate-fold solves against :func:`planned_solves` (it jumps to the total at the end when the
     grid needed no extension or candidates were screened out); ``should_stop()`` is polled
     between and inside solves (True raises :class:`~napari_dynmri.solvers.loop.ReconCancelled`).
@@ -438,7 +442,7 @@ def cross_validate(
             if rest.size:
                 screen = scorer.relative(errors, first)
                 partial.update({label: float(screen[weighting][i]) for i, label in enumerate(labels)})
-                cutoff = min(partial.values()) * (1.0 + SCREEN_MARGIN)
+                cutoff = min(partial.values()) * (1.0 + settings.screen_margin)
                 kept = [i for i, label in enumerate(labels) if partial[label] <= cutoff]
                 screened.update({label: {key: float(screen[key][i]) for key in screen}
                                  for i, label in enumerate(labels) if i not in kept})
